@@ -1,0 +1,42 @@
+/*
+ * Privilege drop and seccomp, one small interface for the three programs.
+ *
+ * A child (wsd, the worker) calls, in this order and before it reads any
+ * input: sandbox_drop() when started as root, then sandbox_apply().  The
+ * helper calls sandbox_apply(SANDBOX_HELPER) once its chips are open and its
+ * sockets bound; since seccomp filters are inherited, the helper's list is a
+ * superset of what the children need up to their own sandbox_apply().
+ */
+#ifndef GPIOWS_SANDBOX_H
+#define GPIOWS_SANDBOX_H
+
+#include <sys/types.h>
+
+enum sandbox_role {
+	SANDBOX_HELPER,
+	SANDBOX_WSD,
+	SANDBOX_WORKER
+};
+
+/*
+ * sandbox_drop: chroot(root) and chdir("/") when root is not NULL, then
+ * setgroups(0), setresgid(gid), setresuid(uid); checks that root cannot be
+ * regained.  fatal() on any failure: a half-dropped child must not run.
+ */
+void	sandbox_drop(const char *root, uid_t uid, gid_t gid);
+
+/*
+ * sandbox_apply: set NO_NEW_PRIVS and load the role's allow-list.  Anything
+ * else kills the process; in a debug build it traps instead and the SIGSYS
+ * handler names the syscall on stderr before exiting.
+ */
+void	sandbox_apply(enum sandbox_role);
+
+/*
+ * sandbox_parent_death: ask for SIGKILL when the helper dies.  Called after
+ * sandbox_drop (a credential change clears it); exits at once when the
+ * parent is already gone (ppid is the pid the child had as parent at start).
+ */
+void	sandbox_parent_death(pid_t ppid);
+
+#endif

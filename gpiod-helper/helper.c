@@ -1,0 +1,244 @@
+/*
+ * gpiod-helper: reads gpiows.conf, opens the GPIO chips and owns every
+ * line, binds the listening sockets, then starts wsd and the mission worker
+ * and supervises them.  See gpiod-helper(8).
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <netdb.h>
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "helper.h"
+#include "log.h"
+#include "sandbox.h"
+
+struct helper_env	*env;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: gpiod-helper [-dnv] [-f file] [-w wsd] "
+	    "[-m worker]\n");
+	exit(1);
+}
+
+static void
+helper_signal(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		if (env->h_stopping)
+			return;
+		log_info("signal %d: stopping", (int)sig);
+		proc_stop_all();
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: configuration reload is not supported yet; "
+		    "restart gpiows to apply changes");
+		break;
+	}
+}
+
+/* Bind every "listen on" of the configuration; wsd gets copies. */
+static void
+helper_listen(struct helper_env *h)
+{
+	struct conf_listen	*l;
+	struct addrinfo		 hints, *res, *ai;
+	char			 port[8], host[64];
+	int			 fd, on = 1, err;
+	unsigned int		 n = 0;
+
+	TAILQ_FOREACH(l, &h->h_conf->cf_listens, l_entry)
+		n += 4;		/* "localhost" and "*" may give several */
+	h->h_listen_fds = calloc(n, sizeof(int));
+	h->h_listen_info = calloc(n, sizeof(struct ipc_listener));
+	if (h->h_listen_fds == NULL || h->h_listen_info == NULL)
+		fatal("calloc");
+
+	TAILQ_FOREACH(l, &h->h_conf->cf_listens, l_entry) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		snprintf(port, sizeof(port), "%d", l->l_port);
+		if ((err = getaddrinfo(strcmp(l->l_addr, "*") == 0 ? NULL :
+		    l->l_addr, port, &hints, &res)) != 0)
+			fatalx("%s:%d: listen on %s: %s", h->h_conf->cf_path,
+			    l->l_lineno, l->l_addr, gai_strerror(err));
+		for (ai = res; ai != NULL && h->h_nlisten < n; ai = ai->ai_next) {
+			if ((fd = socket(ai->ai_family, ai->ai_socktype |
+			    SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+				fatal("socket");
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				    sizeof(on));
+			getnameinfo(ai->ai_addr, ai->ai_addrlen, host,
+			    sizeof(host), NULL, 0, NI_NUMERICHOST);
+			if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+				fatal("%s:%d: listen on %s port %d",
+				    h->h_conf->cf_path, l->l_lineno, host,
+				    l->l_port);
+			if (listen(fd, 511) == -1)
+				fatal("listen");
+			h->h_listen_fds[h->h_nlisten] = fd;
+			h->h_listen_info[h->h_nlisten].port = l->l_port;
+			snprintf(h->h_listen_info[h->h_nlisten].addr,
+			    sizeof(h->h_listen_info[0].addr), "%s", host);
+			log_info("dashboard: http://%s%s%s:%d/",
+			    ai->ai_family == AF_INET6 ? "[" : "", host,
+			    ai->ai_family == AF_INET6 ? "]" : "", l->l_port);
+			h->h_nlisten++;
+		}
+		freeaddrinfo(res);
+	}
+}
+
+/* Root only: the worker is confined to its journal directory. */
+static void
+helper_journal(struct helper_env *h)
+{
+	struct stat	 st;
+
+	if (mkdir(h->h_conf->cf_journal, 0750) == -1 && errno != EEXIST)
+		fatal("journal %s", h->h_conf->cf_journal);
+	if (stat(h->h_conf->cf_journal, &st) == -1)
+		fatal("journal %s", h->h_conf->cf_journal);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("journal %s: not a directory", h->h_conf->cf_journal);
+	if ((st.st_uid != h->h_uid || st.st_gid != h->h_gid) &&
+	    chown(h->h_conf->cf_journal, h->h_uid, h->h_gid) == -1)
+		fatal("chown journal %s", h->h_conf->cf_journal);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct helper_env	 h;
+	struct passwd		*pw;
+	struct stat		 st;
+	struct event		*ev_term, *ev_int, *ev_hup;
+	const char		*conffile = GPIOWS_SYSCONFDIR "/gpiows/gpiows.conf";
+	char			 err[512];
+	int			 ch, noaction = 0;
+	unsigned int		 i;
+
+	memset(&h, 0, sizeof(h));
+	env = &h;
+	h.h_child_path[CHILD_WSD] = GPIOWS_LIBEXECDIR "/wsd";
+	h.h_child_path[CHILD_WORKER] = GPIOWS_LIBEXECDIR "/gpiows-worker";
+	log_procname("helper");
+	log_init(1, 0);
+
+	while ((ch = getopt(argc, argv, "df:m:nvw:")) != -1) {
+		switch (ch) {
+		case 'd':
+			h.h_foreground = 1;
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'm':
+			h.h_child_path[CHILD_WORKER] = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'v':
+			h.h_verbose++;
+			break;
+		case 'w':
+			h.h_child_path[CHILD_WSD] = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if ((h.h_conf = conf_parse(conffile)) == NULL)
+		exit(1);
+	if (noaction) {
+		fprintf(stderr, "configuration OK\n");
+		conf_free(h.h_conf);
+		exit(0);
+	}
+	log_init(1, h.h_verbose);
+
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(h.h_conf->cf_user)) == NULL)
+			fatalx("%s: user \"%s\" does not exist", conffile,
+			    h.h_conf->cf_user);
+		if (pw->pw_uid == 0)
+			fatalx("%s: user \"%s\" is root: children must run "
+			    "unprivileged", conffile, h.h_conf->cf_user);
+		h.h_drop = 1;
+		h.h_uid = pw->pw_uid;
+		h.h_gid = pw->pw_gid;
+	} else
+		log_warnx("not started as root: wsd and the worker run as "
+		    "uid %u without the privilege drop", (unsigned)getuid());
+	for (i = 0; i < CHILD_MAX; i++)
+		if (access(h.h_child_path[i], X_OK) == -1)
+			fatal("%s", h.h_child_path[i]);
+	if (stat(h.h_conf->cf_www, &st) == -1 || !S_ISDIR(st.st_mode))
+		fatalx("%s: www %s: not a readable directory", conffile,
+		    h.h_conf->cf_www);
+
+	if ((h.h_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (pins_setup(&h, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	helper_listen(&h);
+	if (h.h_drop)
+		helper_journal(&h);
+
+	if (!h.h_foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init(0, h.h_verbose);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ev_term = evsignal_new(h.h_base, SIGTERM, helper_signal, NULL);
+	ev_int = evsignal_new(h.h_base, SIGINT, helper_signal, NULL);
+	ev_hup = evsignal_new(h.h_base, SIGHUP, helper_signal, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	proc_init();
+
+	sandbox_apply(SANDBOX_HELPER);
+	proc_start_all();
+	event_base_dispatch(h.h_base);
+
+	pins_safe(&h);
+	log_info("stopped");
+	proc_cleanup();
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	for (i = 0; i < h.h_nlisten; i++)
+		close(h.h_listen_fds[i]);
+	free(h.h_listen_fds);
+	free(h.h_listen_info);
+	free(h.h_pins);
+	free(h.h_chips);
+	event_base_free(h.h_base);
+	conf_free(h.h_conf);
+	return 0;
+}

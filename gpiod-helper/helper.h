@@ -1,0 +1,85 @@
+/*
+ * gpiod-helper: the privileged parent.  It alone reads the configuration,
+ * opens the GPIO chips and owns the line requests; it starts wsd and the
+ * mission worker, answers their requests (after checking each against what
+ * that child may ask) and restarts them when they die.
+ */
+#ifndef GPIOWS_HELPER_H
+#define GPIOWS_HELPER_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "chip.h"
+#include "conf.h"
+#include "ipc.h"
+
+struct event_base;
+
+/* A configured pin at run time. */
+struct pin {
+	unsigned int	 p_index;	/* position in the table sent to children */
+	struct conf_pin	*p_conf;
+	struct chip	*p_chip;
+	unsigned int	 p_offset;	/* resolved line offset */
+	int		 p_value;	/* last known logical value */
+	uint64_t	 p_seq;		/* seq of the last change, 0 if none */
+	uint64_t	 p_ts;		/* us since the epoch */
+	uint32_t	 p_source;
+	uint32_t	 p_mission;
+	void		*p_line;	/* backend's handle */
+	struct event	*p_ev;		/* backend's edge event, if any */
+	int		 p_level;	/* sim: electrical level of an input */
+};
+
+enum child_role {
+	CHILD_WSD,
+	CHILD_WORKER,
+	CHILD_MAX
+};
+
+struct helper_env {
+	struct gpiows_conf *h_conf;
+	struct event_base *h_base;
+	struct chip	*h_chips;
+	unsigned int	 h_nchips;
+	struct pin	*h_pins;
+	unsigned int	 h_npins;
+	uint64_t	 h_seq;		/* last seq assigned */
+	int		 h_foreground;
+	int		 h_verbose;
+	int		 h_drop;	/* started as root: children drop to h_uid */
+	uid_t		 h_uid;
+	gid_t		 h_gid;
+	const char	*h_child_path[CHILD_MAX];
+	int		*h_listen_fds;
+	struct ipc_listener *h_listen_info;
+	unsigned int	 h_nlisten;
+	int		 h_stopping;
+};
+
+extern struct helper_env *env;
+
+/* pins.c */
+int	pins_setup(struct helper_env *, char *err, size_t errlen);
+void	pins_safe(struct helper_env *);
+struct pin *pins_get(unsigned int index);
+/* pins_change: record a new value and tell every child. Returns its seq. */
+uint64_t pins_change(struct pin *, int value, uint64_t ts_us, uint32_t source,
+	    uint32_t mission);
+/* pins_edge: an input changed (backend callback); ts in us since the epoch. */
+void	pins_edge(struct pin *, int value, uint64_t ts_us);
+uint64_t pins_now_us(void);
+void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
+
+/* proc.c */
+void	proc_init(void);
+void	proc_start_all(void);
+void	proc_stop_all(void);
+/* proc_broadcast: send a message to every running child. */
+void	proc_broadcast(uint16_t type, const void *data, size_t len);
+int	proc_running(void);
+void	proc_cleanup(void);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * Children: start wsd and the worker, hand them their state and sockets,
+ * answer their requests, and restart them when they die.  Unlike OpenBSD's
+ * daemons, the death of one child does not stop the others: a wsd crash
+ * must not stop a mission, nor a worker crash the dashboard.
+ *
+ * Every request is checked against req_table (what that child may ask, with
+ * the payload's exact size) and every field for its range before use.  A
+ * child that breaks the rules is treated as compromised: killed and started
+ * again.  The helper never dies of what a child sends.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "helper.h"
+#include "log.h"
+
+#define CHILD_MAXQUEUE	(4 * 1024 * 1024)	/* a child this far behind is hung */
+#define ROLE_BIT(r)	(1u << (r))
+
+struct child {
+	enum child_role	 c_role;
+	const char	*c_name;
+	pid_t		 c_pid;		/* 0 when not running */
+	struct ipc_chan	*c_chan;
+	struct event	*c_restart;
+	struct timespec	 c_started;
+	unsigned int	 c_fast_deaths;
+};
+
+static struct child	 children[CHILD_MAX];
+static struct event	*ev_kill;
+static struct event	*ev_chld;
+static uint32_t		 peer_generation;
+
+/* The helper's table of what each child may ask. */
+static const struct req_rule {
+	uint16_t	 type;
+	size_t		 size;
+	unsigned int	 roles;
+} req_table[] = {
+	{ IPC_PIN_GET, sizeof(struct ipc_pin_req),
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
+	{ IPC_PIN_SET, sizeof(struct ipc_pin_req),
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
+	{ IPC_PIN_TOGGLE, sizeof(struct ipc_pin_req),
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
+	{ IPC_SIM_PULL, sizeof(struct ipc_pin_req), ROLE_BIT(CHILD_WSD) },
+};
+
+static void	proc_spawn(struct child *);
+static int	proc_dispatch(struct ipc_chan *, const struct ipc_msg *, void *);
+
+static void
+proc_compromised(struct child *c, const char *why, uint16_t type)
+{
+	log_warnx("%s[%d]: %s (message %u): treating it as compromised, "
+	    "restarting it", c->c_name, (int)c->c_pid, why, type);
+	if (c->c_pid > 0)
+		kill(c->c_pid, SIGKILL);
+	ipc_chan_free(c->c_chan);
+	c->c_chan = NULL;
+}
+
+static void
+proc_send(struct child *c, uint16_t type, uint32_t id, const void *data,
+    size_t len, int fd)
+{
+	if (c->c_chan == NULL)
+		return;
+	if (ipc_chan_send(c->c_chan, type, id, data, len, fd) == -1) {
+		log_warn("%s[%d]: cannot send (queue %zu bytes): restarting it",
+		    c->c_name, (int)c->c_pid, ipc_chan_queued(c->c_chan));
+		if (c->c_pid > 0)
+			kill(c->c_pid, SIGKILL);
+		ipc_chan_free(c->c_chan);
+		c->c_chan = NULL;
+	}
+}
+
+void
+proc_broadcast(uint16_t type, const void *data, size_t len)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		proc_send(&children[i], type, 0, data, len, -1);
+}
+
+int
+proc_running(void)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		if (children[i].c_pid > 0)
+			n++;
+	return n;
+}
+
+/* A fresh wsd<->worker channel whenever either of them (re)starts. */
+static void
+proc_pair(void)
+{
+	struct child	*w = &children[CHILD_WSD], *k = &children[CHILD_WORKER];
+	struct ipc_peer	 peer;
+	int		 sv[2];
+
+	if (w->c_chan == NULL || k->c_chan == NULL)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for wsd and worker");
+		return;
+	}
+	memset(&peer, 0, sizeof(peer));
+	peer.generation = ++peer_generation;
+	proc_send(w, IPC_PEER, 0, &peer, sizeof(peer), sv[0]);
+	proc_send(k, IPC_PEER, 0, &peer, sizeof(peer), sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
+proc_send_state(struct child *c)
+{
+	struct ipc_pin_info	 pi;
+	struct ipc_state_end	 end;
+	unsigned int		 i;
+
+	for (i = 0; i < env->h_npins; i++) {
+		pins_fill_info(&env->h_pins[i], &pi);
+		proc_send(c, IPC_PIN_INFO, 0, &pi, sizeof(pi), -1);
+	}
+	memset(&end, 0, sizeof(end));
+	end.seq = env->h_seq;
+	end.npins = env->h_npins;
+	proc_send(c, IPC_STATE_END, 0, &end, sizeof(end), -1);
+	if (c->c_role == CHILD_WSD)
+		for (i = 0; i < env->h_nlisten; i++)
+			proc_send(c, IPC_LISTENER, 0, &env->h_listen_info[i],
+			    sizeof(env->h_listen_info[i]), env->h_listen_fds[i]);
+}
+
+static void
+proc_exec(struct child *c, int sock)
+{
+	const char	*argv[16];
+	char		 uid[16], gid[16];
+	int		 argc = 0;
+	sigset_t	 set;
+
+	/* dup2 onto the same number would keep FD_CLOEXEC. */
+	if (sock == IPC_CHILD_FD) {
+		if (fcntl(sock, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(sock, IPC_CHILD_FD) == -1)
+		_exit(127);
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+
+	argv[argc++] = env->h_child_path[c->c_role];
+	if (env->h_foreground)
+		argv[argc++] = "-d";
+	if (env->h_verbose)
+		argv[argc++] = "-v";
+	if (env->h_drop) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)env->h_uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)env->h_gid);
+		argv[argc++] = "-u";
+		argv[argc++] = uid;
+		argv[argc++] = "-g";
+		argv[argc++] = gid;
+	}
+	argv[argc++] = "-r";
+	argv[argc++] = c->c_role == CHILD_WSD ? env->h_conf->cf_www :
+	    env->h_conf->cf_journal;
+	argv[argc] = NULL;
+	execv(argv[0], (char *const *)argv);
+	fprintf(stderr, "helper: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+static void
+proc_spawn(struct child *c)
+{
+	int	 sv[2];
+	pid_t	 pid;
+
+	if (env->h_stopping)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for %s", c->c_name);
+		goto retry;
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork %s", c->c_name);
+		close(sv[0]);
+		close(sv[1]);
+		goto retry;
+	case 0:
+		close(sv[0]);
+		proc_exec(c, sv[1]);
+		/* NOTREACHED */
+	}
+	close(sv[1]);
+	c->c_pid = pid;
+	clock_gettime(CLOCK_MONOTONIC, &c->c_started);
+	if ((c->c_chan = ipc_chan_new(env->h_base, sv[0], CHILD_MAXQUEUE,
+	    proc_dispatch, c)) == NULL) {
+		log_warn("%s: channel", c->c_name);
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		return;
+	}
+	log_info("%s started, pid %d", c->c_name, (int)pid);
+	proc_send_state(c);
+	proc_pair();
+	return;
+retry:
+	{
+		struct timeval tv = { 1, 0 };
+		evtimer_add(c->c_restart, &tv);
+	}
+}
+
+static void
+proc_restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	proc_spawn(arg);
+}
+
+/* After the first quick death, back off: 250 ms doubling up to 5 s. */
+static void
+proc_schedule_restart(struct child *c)
+{
+	struct timespec	 now;
+	struct timeval	 tv = { 0, 0 };
+	long		 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - c->c_started.tv_sec < 2)
+		c->c_fast_deaths++;
+	else
+		c->c_fast_deaths = 0;
+	if (c->c_fast_deaths > 0) {
+		ms = 250L << (c->c_fast_deaths > 5 ? 5 : c->c_fast_deaths - 1);
+		if (ms > 5000)
+			ms = 5000;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		log_warnx("%s died %u times in a row within 2 s of start: "
+		    "next start in %ld ms", c->c_name, c->c_fast_deaths, ms);
+	}
+	evtimer_add(c->c_restart, &tv);
+}
+
+static void
+proc_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		c = NULL;
+		for (i = 0; i < CHILD_MAX; i++)
+			if (children[i].c_pid == pid)
+				c = &children[i];
+		if (c == NULL)
+			continue;
+		if (WIFSIGNALED(status))
+			log_warnx("%s[%d] killed by signal %d%s", c->c_name,
+			    (int)pid, WTERMSIG(status), env->h_stopping ? "" :
+			    ": restarting it");
+		else if (!env->h_stopping)
+			log_warnx("%s[%d] exited with status %d: restarting it",
+			    c->c_name, (int)pid, WEXITSTATUS(status));
+		else
+			log_debug("%s[%d] exited", c->c_name, (int)pid);
+		c->c_pid = 0;
+		ipc_chan_free(c->c_chan);
+		c->c_chan = NULL;
+		if (env->h_stopping) {
+			if (proc_running() == 0)
+				event_base_loopexit(env->h_base, NULL);
+		} else
+			proc_schedule_restart(c);
+	}
+}
+
+static void
+proc_reply(struct child *c, uint32_t id, int error, int value, uint64_t seq)
+{
+	struct ipc_reply	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.error = error;
+	r.value = value;
+	r.seq = seq;
+	proc_send(c, IPC_REPLY, id, &r, sizeof(r), -1);
+}
+
+/* A request that passed req_table and the range checks. */
+static void
+proc_request(struct child *c, uint16_t type, uint32_t id,
+    const struct ipc_pin_req *req)
+{
+	struct pin	*p = pins_get(req->index);
+	struct chip	*ch = p->p_chip;
+	int		 value, out = p->p_conf->p_dir == PIN_OUTPUT;
+	uint64_t	 seq = 0;
+
+	switch (type) {
+	case IPC_PIN_GET:
+		if (out)
+			value = p->p_value;
+		else if (ch->ch_ops->get(ch, p, &value) == -1) {
+			proc_reply(c, id, IPC_E_IO, p->p_value, 0);
+			return;
+		}
+		proc_reply(c, id, IPC_OK, value, 0);
+		return;
+	case IPC_PIN_SET:
+	case IPC_PIN_TOGGLE:
+		if (!out) {
+			proc_reply(c, id, IPC_E_NOT_OUTPUT, p->p_value, 0);
+			return;
+		}
+		value = type == IPC_PIN_TOGGLE ? !p->p_value : req->value;
+		if (value != p->p_value) {
+			if (ch->ch_ops->set(ch, p, value) == -1) {
+				log_warn("pin %s: set %d", p->p_conf->p_name,
+				    value);
+				proc_reply(c, id, IPC_E_IO, p->p_value, 0);
+				return;
+			}
+			seq = pins_change(p, value, pins_now_us(), req->source,
+			    req->mission);
+		}
+		proc_reply(c, id, IPC_OK, p->p_value, seq);
+		return;
+	case IPC_SIM_PULL:
+		if (ch->ch_ops->pull == NULL) {
+			proc_reply(c, id, IPC_E_NOT_SIMULATED, p->p_value, 0);
+			return;
+		}
+		if (out) {
+			proc_reply(c, id, IPC_E_NOT_INPUT, p->p_value, 0);
+			return;
+		}
+		seq = env->h_seq;
+		ch->ch_ops->pull(ch, p, req->value);
+		proc_reply(c, id, IPC_OK, p->p_value,
+		    env->h_seq != seq ? env->h_seq : 0);
+		return;
+	}
+}
+
+static int
+proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
+{
+	struct child		*c = arg;
+	const struct req_rule	*rule = NULL;
+	struct ipc_pin_req	 req;
+	size_t			 i;
+
+	if (msg == NULL) {
+		if (errno == EBADMSG) {
+			proc_compromised(c, "malformed message", 0);
+			return -1;
+		}
+		if (!env->h_stopping) {
+			log_warnx("%s[%d] closed its channel", c->c_name,
+			    (int)c->c_pid);
+			if (c->c_pid > 0)
+				kill(c->c_pid, SIGKILL);
+		}
+		ipc_chan_free(c->c_chan);
+		c->c_chan = NULL;
+		return -1;
+	}
+	for (i = 0; i < sizeof(req_table) / sizeof(req_table[0]); i++)
+		if (req_table[i].type == msg->hdr.type)
+			rule = &req_table[i];
+	if (rule == NULL || (rule->roles & ROLE_BIT(c->c_role)) == 0) {
+		if (msg->fd != -1)
+			close(msg->fd);
+		proc_compromised(c, "request not permitted", msg->hdr.type);
+		return -1;
+	}
+	if (msg->fd != -1) {
+		close(msg->fd);
+		proc_compromised(c, "unexpected file descriptor", msg->hdr.type);
+		return -1;
+	}
+	if (!ipc_check_size(msg, rule->size)) {
+		proc_compromised(c, "wrong payload size", msg->hdr.type);
+		return -1;
+	}
+	memcpy(&req, msg->data, sizeof(req));
+	if (req.index >= env->h_npins ||
+	    (req.value != 0 && req.value != 1) ||
+	    (msg->hdr.type != IPC_PIN_SET && msg->hdr.type != IPC_SIM_PULL &&
+	    req.value != 0) ||
+	    (c->c_role == CHILD_WSD && (req.source != IPC_SRC_CLIENT ||
+	    req.mission != 0)) ||
+	    (c->c_role == CHILD_WORKER && req.source != IPC_SRC_MISSION)) {
+		proc_compromised(c, "field out of range", msg->hdr.type);
+		return -1;
+	}
+	proc_request(c, msg->hdr.type, msg->hdr.id, &req);
+	return c->c_chan == NULL ? -1 : 0;
+}
+
+void
+proc_init(void)
+{
+	int	 i;
+
+	children[CHILD_WSD].c_role = CHILD_WSD;
+	children[CHILD_WSD].c_name = "wsd";
+	children[CHILD_WORKER].c_role = CHILD_WORKER;
+	children[CHILD_WORKER].c_name = "worker";
+	for (i = 0; i < CHILD_MAX; i++)
+		children[i].c_restart = evtimer_new(env->h_base,
+		    proc_restart_cb, &children[i]);
+	ev_chld = evsignal_new(env->h_base, SIGCHLD, proc_sigchld, NULL);
+	evsignal_add(ev_chld, NULL);
+}
+
+void
+proc_start_all(void)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		proc_spawn(&children[i]);
+}
+
+static void
+proc_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		if (children[i].c_pid > 0) {
+			log_warnx("%s[%d] did not stop: killing it",
+			    children[i].c_name, (int)children[i].c_pid);
+			kill(children[i].c_pid, SIGKILL);
+		}
+}
+
+/* SIGTERM to the children; SIGKILL for any still there after 2 s. */
+void
+proc_stop_all(void)
+{
+	struct timeval	 tv = { 2, 0 };
+	int		 i;
+
+	env->h_stopping = 1;
+	for (i = 0; i < CHILD_MAX; i++) {
+		evtimer_del(children[i].c_restart);
+		if (children[i].c_pid > 0)
+			kill(children[i].c_pid, SIGTERM);
+	}
+	if (proc_running() == 0) {
+		event_base_loopexit(env->h_base, NULL);
+		return;
+	}
+	ev_kill = evtimer_new(env->h_base, proc_kill_cb, NULL);
+	evtimer_add(ev_kill, &tv);
+}
+
+void
+proc_cleanup(void)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++) {
+		ipc_chan_free(children[i].c_chan);
+		children[i].c_chan = NULL;
+		if (children[i].c_restart != NULL)
+			event_free(children[i].c_restart);
+	}
+	if (ev_kill != NULL)
+		event_free(ev_kill);
+	if (ev_chld != NULL)
+		event_free(ev_chld);
+}

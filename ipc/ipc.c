@@ -1,0 +1,343 @@
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ipc.h"
+
+int
+ipc_send(int sock, uint16_t type, uint32_t id, const void *data, size_t len,
+    int fd)
+{
+	struct ipc_hdr	 hdr;
+	struct iovec	 iov[2];
+	struct msghdr	 mh;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+
+	if (len > IPC_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.type = type;
+	hdr.version = IPC_VERSION;
+	hdr.len = len;
+	hdr.id = id;
+
+	memset(&mh, 0, sizeof(mh));
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)data;
+	iov[1].iov_len = len;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len > 0 ? 2 : 1;
+	if (fd >= 0) {
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = sizeof(cmsgbuf.buf);
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	do {
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	return 0;
+}
+
+int
+ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
+{
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cmsgbuf;
+	struct cmsghdr	*cmsg;
+	ssize_t		 n;
+	int		 fds[2], nfds = 0, bad = 0, i;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = bufsize;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cmsgbuf.buf;
+	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if (n == 0)
+		return 0;
+
+	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < (int)k && nfds < 2; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(cmsg) +
+				    i * sizeof(int), sizeof(int));
+			if (k > 1)
+				bad = 1;
+		} else
+			bad = 1;
+	}
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		bad = 1;
+	if ((size_t)n < sizeof(struct ipc_hdr))
+		bad = 1;
+	else {
+		memcpy(&msg->hdr, buf, sizeof(msg->hdr));
+		if (msg->hdr.version != IPC_VERSION || msg->hdr.flags != 0 ||
+		    msg->hdr.len != (size_t)n - sizeof(struct ipc_hdr))
+			bad = 1;
+	}
+	if (nfds > 1)
+		bad = 1;
+	if (bad) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		errno = EBADMSG;
+		return -1;
+	}
+	msg->data = (char *)buf + sizeof(struct ipc_hdr);
+	msg->fd = nfds == 1 ? fds[0] : -1;
+	return 1;
+}
+
+int
+ipc_check_size(const struct ipc_msg *msg, size_t size)
+{
+	return msg->hdr.len == size;
+}
+
+/* A queued message, kept whole so that one datagram stays one datagram. */
+struct ipc_out {
+	TAILQ_ENTRY(ipc_out)	 o_entry;
+	uint16_t		 o_type;
+	uint32_t		 o_id;
+	int			 o_fd;
+	size_t			 o_len;
+	unsigned char		 o_data[];
+};
+
+struct ipc_chan {
+	int			 c_fd;
+	struct event		*c_rev;
+	struct event		*c_wev;
+	TAILQ_HEAD(, ipc_out)	 c_outq;
+	size_t			 c_queued;
+	size_t			 c_maxqueue;
+	ipc_cb			 c_cb;
+	void			*c_arg;
+	unsigned char		*c_buf;
+};
+
+#define IPC_BUFSIZE	(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
+
+static void
+ipc_chan_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_chan	*c = arg;
+	struct ipc_msg	 msg;
+	int		 r, i;
+
+	/* A bounded batch, so that one busy peer cannot starve the others. */
+	for (i = 0; i < 64; i++) {
+		r = ipc_recv(c->c_fd, &msg, c->c_buf, IPC_BUFSIZE);
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			event_del(c->c_rev);
+			c->c_cb(c, NULL, c->c_arg);
+			return;
+		}
+		if (c->c_cb(c, &msg, c->c_arg) == -1)
+			return;		/* the callback freed the channel */
+	}
+}
+
+static void
+ipc_chan_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_chan	*c = arg;
+	struct ipc_out	*o;
+
+	while ((o = TAILQ_FIRST(&c->c_outq)) != NULL) {
+		if (ipc_send(c->c_fd, o->o_type, o->o_id, o->o_data, o->o_len,
+		    o->o_fd) == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == ENOBUFS)
+				break;
+			/* The peer is gone; the read side reports it. */
+		}
+		TAILQ_REMOVE(&c->c_outq, o, o_entry);
+		c->c_queued -= o->o_len + sizeof(struct ipc_hdr);
+		if (o->o_fd != -1)
+			close(o->o_fd);
+		free(o);
+	}
+	if (TAILQ_EMPTY(&c->c_outq))
+		event_del(c->c_wev);
+	else
+		event_add(c->c_wev, NULL);
+}
+
+struct ipc_chan *
+ipc_chan_new(struct event_base *base, int sock, size_t maxqueue, ipc_cb cb,
+    void *arg)
+{
+	struct ipc_chan	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->c_buf = malloc(IPC_BUFSIZE)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	evutil_make_socket_nonblocking(sock);
+	evutil_make_socket_closeonexec(sock);
+	c->c_fd = sock;
+	c->c_maxqueue = maxqueue;
+	c->c_cb = cb;
+	c->c_arg = arg;
+	TAILQ_INIT(&c->c_outq);
+	c->c_rev = event_new(base, sock, EV_READ | EV_PERSIST, ipc_chan_read, c);
+	c->c_wev = event_new(base, sock, EV_WRITE, ipc_chan_write, c);
+	if (c->c_rev == NULL || c->c_wev == NULL) {
+		ipc_chan_free(c);
+		return NULL;
+	}
+	event_add(c->c_rev, NULL);
+	return c;
+}
+
+void
+ipc_chan_free(struct ipc_chan *c)
+{
+	struct ipc_out	*o;
+
+	if (c == NULL)
+		return;
+	while ((o = TAILQ_FIRST(&c->c_outq)) != NULL) {
+		TAILQ_REMOVE(&c->c_outq, o, o_entry);
+		if (o->o_fd != -1)
+			close(o->o_fd);
+		free(o);
+	}
+	if (c->c_rev != NULL)
+		event_free(c->c_rev);
+	if (c->c_wev != NULL)
+		event_free(c->c_wev);
+	close(c->c_fd);
+	free(c->c_buf);
+	free(c);
+}
+
+int
+ipc_chan_send(struct ipc_chan *c, uint16_t type, uint32_t id, const void *data,
+    size_t len, int fd)
+{
+	struct ipc_out	*o;
+
+	if (len > IPC_MAX_PAYLOAD) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (TAILQ_EMPTY(&c->c_outq)) {
+		if (ipc_send(c->c_fd, type, id, data, len, fd) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			return -1;
+	}
+	if (c->c_queued + len + sizeof(struct ipc_hdr) > c->c_maxqueue) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((o = malloc(sizeof(*o) + len)) == NULL)
+		return -1;
+	o->o_type = type;
+	o->o_id = id;
+	o->o_len = len;
+	o->o_fd = -1;
+	if (fd != -1 && (o->o_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		free(o);
+		return -1;
+	}
+	if (len > 0)
+		memcpy(o->o_data, data, len);
+	TAILQ_INSERT_TAIL(&c->c_outq, o, o_entry);
+	c->c_queued += len + sizeof(struct ipc_hdr);
+	event_add(c->c_wev, NULL);
+	return 0;
+}
+
+int
+ipc_chan_fd(const struct ipc_chan *c)
+{
+	return c->c_fd;
+}
+
+size_t
+ipc_chan_queued(const struct ipc_chan *c)
+{
+	return c->c_queued;
+}
+
+const char *
+ipc_errcode(int error)
+{
+	static const char *codes[IPC_E_MAX] = {
+		[IPC_OK] = "ok",
+		[IPC_E_UNKNOWN_PIN] = "unknown_pin",
+		[IPC_E_NOT_OUTPUT] = "not_output",
+		[IPC_E_BAD_VALUE] = "bad_value",
+		[IPC_E_NOT_SIMULATED] = "not_simulated",
+		[IPC_E_NOT_INPUT] = "not_input",
+		[IPC_E_BUSY] = "busy",
+		[IPC_E_IO] = "io",
+	};
+
+	if (error < 0 || error >= IPC_E_MAX)
+		return "internal";
+	return codes[error];
+}
+
+const char *
+ipc_source_str(int source)
+{
+	switch (source) {
+	case IPC_SRC_CLIENT:
+		return "client";
+	case IPC_SRC_MISSION:
+		return "mission";
+	case IPC_SRC_EDGE:
+		return "edge";
+	case IPC_SRC_INIT:
+		return "init";
+	}
+	return "unknown";
+}

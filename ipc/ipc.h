@@ -1,0 +1,200 @@
+/*
+ * gpiows IPC: the wire format between gpiod-helper, wsd and the mission
+ * worker, and the small library that moves it.
+ *
+ * Every message is one SOCK_SEQPACKET datagram: a fixed struct ipc_hdr, then
+ * exactly hdr.len payload bytes, optionally with one file descriptor passed as
+ * SCM_RIGHTS.  Payloads are fixed-size structs (checked for their exact size
+ * by the receiver before it looks inside) except the few marked "text", which
+ * carry JSON between the two unprivileged children and never reach the helper.
+ *
+ * Message types sit in numbered ranges by direction; the helper keeps a table
+ * of what each child may send it, and anything outside it is treated as that
+ * child's compromise.
+ */
+#ifndef GPIOWS_IPC_H
+#define GPIOWS_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+/* glibc's queue(3) lacks the _SAFE forms. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+#define IPC_VERSION		1
+#define IPC_MAX_PAYLOAD		(64 * 1024)
+#define IPC_CHILD_FD		3	/* a child's channel to the helper, set up at exec */
+
+/* Names of pins and chips: [A-Za-z0-9_.-], at most GPIOWS_NAME_MAX bytes. */
+#define GPIOWS_NAME_MAX		31
+#define GPIOWS_NAME_SIZE	(GPIOWS_NAME_MAX + 1)
+
+struct ipc_hdr {
+	uint16_t	type;
+	uint16_t	version;	/* IPC_VERSION, checked on every message */
+	uint32_t	len;		/* payload bytes that follow */
+	uint32_t	id;		/* request id, echoed in the reply; 0 otherwise */
+	uint32_t	flags;		/* reserved, must be 0 */
+};
+
+enum ipc_type {
+	/* 100-199: helper -> child */
+	IPC_PIN_INFO = 100,	/* struct ipc_pin_info: one pin of the table */
+	IPC_STATE_END,		/* struct ipc_state_end: the table is complete */
+	IPC_PIN_EVENT,		/* struct ipc_pin_event: a pin changed */
+	IPC_REPLY,		/* struct ipc_reply: answer to request hdr.id */
+	IPC_LISTENER,		/* struct ipc_listener + fd: a listening socket (wsd) */
+	IPC_PEER,		/* struct ipc_peer + fd: channel to the other child */
+
+	/* 200-299: child -> helper */
+	IPC_PIN_GET = 200,	/* struct ipc_pin_req */
+	IPC_PIN_SET,		/* struct ipc_pin_req */
+	IPC_PIN_TOGGLE,		/* struct ipc_pin_req */
+	IPC_SIM_PULL,		/* struct ipc_pin_req: drive a simulated input */
+
+	/* 300-399: wsd <-> worker (never seen by the helper) */
+	IPC_MISSION_LIST = 300,	/* wsd -> worker, empty: please send IPC_MISSIONS */
+	IPC_MISSIONS,		/* worker -> wsd, text: JSON array of missions */
+};
+
+/* Error codes carried in replies; wsd maps them to protocol error codes. */
+enum ipc_error {
+	IPC_OK = 0,
+	IPC_E_UNKNOWN_PIN,	/* pin index out of the table */
+	IPC_E_NOT_OUTPUT,	/* set or toggle on an input */
+	IPC_E_BAD_VALUE,	/* value other than 0 or 1 */
+	IPC_E_NOT_SIMULATED,	/* sim.pull on a pin of a real chip */
+	IPC_E_NOT_INPUT,	/* sim.pull on an output */
+	IPC_E_BUSY,		/* held by a mission */
+	IPC_E_IO,		/* the backend failed */
+	IPC_E_MAX
+};
+
+enum ipc_source {
+	IPC_SRC_CLIENT = 0,
+	IPC_SRC_MISSION,	/* with the mission id */
+	IPC_SRC_EDGE,
+	IPC_SRC_INIT,		/* initial or safe value applied by the helper */
+	IPC_SRC_MAX
+};
+
+#define IPC_PIN_OUTPUT		0x01
+#define IPC_PIN_SIMULATED	0x02
+#define IPC_PIN_ACTIVE_LOW	0x04
+
+struct ipc_pin_info {
+	uint32_t	index;
+	uint32_t	flags;		/* IPC_PIN_* */
+	int32_t		value;		/* logical value, 0 or 1 */
+	uint32_t	edge;		/* enum pin_edge bits: 1 rising, 2 falling */
+	uint64_t	seq;		/* seq of the last change, 0 if none */
+	uint64_t	ts;		/* time of the last change, us since the epoch */
+	uint32_t	source;		/* enum ipc_source of the last change */
+	uint32_t	mission;
+	char		name[GPIOWS_NAME_SIZE];
+	char		chip[GPIOWS_NAME_SIZE];
+};
+
+struct ipc_state_end {
+	uint64_t	seq;		/* last seq assigned */
+	uint32_t	npins;
+	uint32_t	pad;
+};
+
+struct ipc_pin_event {
+	uint64_t	seq;
+	uint64_t	ts;		/* us since the epoch (kernel time for edges) */
+	uint32_t	index;
+	int32_t		value;
+	uint32_t	source;		/* enum ipc_source */
+	uint32_t	mission;	/* mission id when source is IPC_SRC_MISSION */
+};
+
+struct ipc_reply {
+	int32_t		error;		/* enum ipc_error */
+	int32_t		value;		/* the pin's value after the request */
+	uint64_t	seq;		/* the event it caused, 0 if none */
+};
+
+struct ipc_pin_req {
+	uint32_t	index;
+	int32_t		value;		/* set, sim.pull: 0 or 1; unused otherwise */
+	uint32_t	source;		/* IPC_SRC_CLIENT or IPC_SRC_MISSION */
+	uint32_t	mission;
+};
+
+struct ipc_listener {
+	uint32_t	tls;		/* reserved: 0 */
+	uint32_t	port;		/* for the log and the dashboard URL */
+	char		addr[64];	/* numeric address, for the log */
+};
+
+struct ipc_peer {
+	uint32_t	generation;	/* increases with every new wsd */
+	uint32_t	pad;
+};
+
+/* A received message. data points into the caller's buffer. */
+struct ipc_msg {
+	struct ipc_hdr	 hdr;
+	const void	*data;
+	int		 fd;		/* -1 unless one was passed */
+};
+
+/*
+ * ipc_send: send one message on a SOCK_SEQPACKET socket, with fd (or -1).
+ * Returns 0, or -1 with errno (EAGAIN when the socket is full).
+ */
+int	ipc_send(int sock, uint16_t type, uint32_t id, const void *data,
+	    size_t len, int fd);
+
+/*
+ * ipc_recv: receive one message into buf (at least IPC_MAX_PAYLOAD +
+ * sizeof(struct ipc_hdr) bytes).  Returns 1 with *msg filled, 0 on EOF, -1 on
+ * error with errno: EAGAIN, or EBADMSG for a malformed message (truncated,
+ * length mismatch, wrong version, nonzero flags, more than one fd); any fd
+ * that came with a malformed message is closed.
+ */
+int	ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize);
+
+/* ipc_check_size: 1 when msg's payload is exactly size bytes. */
+int	ipc_check_size(const struct ipc_msg *msg, size_t size);
+
+/*
+ * struct ipc_chan: a non-blocking channel with an output queue on a libevent
+ * base.  The callback gets every well-formed message; on EOF or a malformed
+ * message it gets NULL (errno says which: 0 for EOF) and must free the
+ * channel.  The callback returns 0 to go on reading, or -1 when it has freed
+ * the channel.
+ */
+struct event_base;
+struct ipc_chan;
+typedef int (*ipc_cb)(struct ipc_chan *, const struct ipc_msg *, void *);
+
+/*
+ * ipc_chan_new: take ownership of sock.  maxqueue bounds the bytes waiting
+ * to be written; past it ipc_chan_send fails with ENOBUFS.
+ */
+struct ipc_chan	*ipc_chan_new(struct event_base *, int sock, size_t maxqueue,
+		    ipc_cb, void *arg);
+/* ipc_chan_free: close the socket and drop anything queued. */
+void		 ipc_chan_free(struct ipc_chan *);
+/* ipc_chan_send: send or queue; fd is duplicated if queued.  0 or -1. */
+int		 ipc_chan_send(struct ipc_chan *, uint16_t type, uint32_t id,
+		    const void *data, size_t len, int fd);
+int		 ipc_chan_fd(const struct ipc_chan *);
+/* ipc_chan_queued: bytes waiting to be written. */
+size_t		 ipc_chan_queued(const struct ipc_chan *);
+
+/* ipc_strerror: the protocol's error code for an enum ipc_error ("busy"). */
+const char	*ipc_errcode(int error);
+/* ipc_source_str: "client", "edge", ... (the mission form is built by the caller). */
+const char	*ipc_source_str(int source);
+
+#endif

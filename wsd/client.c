@@ -1,0 +1,517 @@
+/*
+ * The client protocol of gpiows-protocol(7): the registry of WebSocket
+ * clients, their requests, and the events broadcast to all of them.  Every
+ * client request is checked here in full (pin, direction, value) before it
+ * reaches the helper, which treats a bad request from wsd as compromise.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "wsd.h"
+
+#define PROTOCOL_VERSION	1
+
+enum req_kind {
+	REQ_PIN,		/* get, set, toggle, sim.pull: answered by the helper */
+	REQ_MISSIONS		/* mission.list: answered by the worker */
+};
+
+/* A request waiting for the helper's or the worker's answer. */
+struct pending {
+	TAILQ_ENTRY(pending)	 p_entry;
+	uint32_t		 p_reqid;
+	enum req_kind		 p_kind;
+	struct conn		*p_conn;	/* NULL once the client has gone */
+	json_t			*p_id;		/* the client's id, or NULL */
+	unsigned int		 p_pin;
+};
+TAILQ_HEAD(pendinglist, pending);
+
+static struct pendinglist	 pendings = TAILQ_HEAD_INITIALIZER(pendings);
+static uint32_t			 next_reqid = 1;
+static struct event		*ev_users;
+static unsigned int		 users_sent;
+
+static void
+client_send_json(struct conn *c, json_t *msg)
+{
+	char	*s;
+
+	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL) {
+		log_warnx("json_dumps failed");
+		return;
+	}
+	conn_send_text(c, s, strlen(s));
+	free(s);
+}
+
+static void
+client_broadcast(const char *s, size_t len)
+{
+	struct shared_frame	*sf;
+	struct conn		*c, *tmp;
+
+	if (TAILQ_EMPTY(&wenv->w_clients))
+		return;
+	if ((sf = shared_frame_new(WS_OP_TEXT, s, len)) == NULL) {
+		log_warnx("out of memory for a broadcast");
+		return;
+	}
+	/* conn_send_shared may drop a client that does not read. */
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
+		conn_send_shared(c, sf);
+	shared_frame_unref(sf);
+}
+
+static void
+client_reply_error(struct conn *c, json_t *id, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+client_reply_error(struct conn *c, json_t *id, const char *code,
+    const char *fmt, ...)
+{
+	json_t	*msg;
+	char	 text[256];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
+	    "error", "code", code, "message", text);
+	if (msg == NULL)
+		return;
+	if (id != NULL)
+		json_object_set(msg, "id", id);
+	client_send_json(c, msg);
+	json_decref(msg);
+}
+
+static json_t *
+client_pin_json(const struct ipc_pin_info *pi)
+{
+	json_t	*o;
+	char	 src[32];
+
+	if (pi->source == IPC_SRC_MISSION)
+		snprintf(src, sizeof(src), "mission:%u", pi->mission);
+	else
+		snprintf(src, sizeof(src), "%s", ipc_source_str(pi->source));
+	o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:b}",
+	    "name", pi->name,
+	    "chip", pi->chip,
+	    "direction", (pi->flags & IPC_PIN_OUTPUT) ? "output" : "input",
+	    "value", pi->value,
+	    "seq", (json_int_t)pi->seq,
+	    "ts", (json_int_t)pi->ts,
+	    "source", src,
+	    "simulated", (pi->flags & IPC_PIN_SIMULATED) != 0,
+	    "active_low", (pi->flags & IPC_PIN_ACTIVE_LOW) != 0);
+	if (o != NULL && !(pi->flags & IPC_PIN_OUTPUT)) {
+		const char *edge = pi->edge == 3 ? "both" : pi->edge == 1 ?
+		    "rising" : pi->edge == 2 ? "falling" : "none";
+
+		json_object_set_new(o, "edge", json_string(edge));
+	}
+	return o;
+}
+
+static void
+client_hello(struct conn *c)
+{
+	json_t		*msg, *pins;
+	unsigned int	 i;
+
+	pins = json_array();
+	for (i = 0; i < wenv->w_npins; i++)
+		json_array_append_new(pins,
+		    client_pin_json(&wenv->w_pins[i].wp_info));
+	msg = json_pack("{s:s, s:i, s:o, s:O, s:i, s:I}",
+	    "type", "hello",
+	    "protocol", PROTOCOL_VERSION,
+	    "pins", pins,
+	    "missions", wenv->w_missions,
+	    "users", (int)wenv->w_nclients,
+	    "seq", (json_int_t)wenv->w_seq);
+	if (msg == NULL) {
+		log_warnx("cannot build hello");
+		return;
+	}
+	client_send_json(c, msg);
+	json_decref(msg);
+}
+
+/*
+ * The users count goes out once per turn of the event loop, however many
+ * clients came or went in it: N clients connecting cost N messages each
+ * round, not one per connect to everybody.
+ */
+static void
+client_users_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char	 s[64];
+	int	 n;
+
+	if (wenv->w_nclients == users_sent)
+		return;
+	users_sent = wenv->w_nclients;
+	n = snprintf(s, sizeof(s), "{\"type\":\"users\",\"count\":%u}",
+	    users_sent);
+	client_broadcast(s, (size_t)n);
+}
+
+static void
+client_users_changed(void)
+{
+	event_active(ev_users, EV_TIMEOUT, 0);
+}
+
+void
+client_init(void)
+{
+	if ((wenv->w_missions = json_array()) == NULL)
+		fatalx("json_array");
+	if ((ev_users = event_new(wenv->w_base, -1, 0, client_users_cb,
+	    NULL)) == NULL)
+		fatalx("event_new");
+}
+
+void
+client_shutdown(void)
+{
+	struct pending	*p;
+
+	while ((p = TAILQ_FIRST(&pendings)) != NULL) {
+		TAILQ_REMOVE(&pendings, p, p_entry);
+		json_decref(p->p_id);
+		free(p);
+	}
+	event_free(ev_users);
+	json_decref(wenv->w_missions);
+}
+
+void
+client_join(struct conn *c)
+{
+	TAILQ_INSERT_TAIL(&wenv->w_clients, c, c_entry);
+	wenv->w_nclients++;
+	client_hello(c);
+	client_users_changed();
+}
+
+void
+client_leave(struct conn *c)
+{
+	struct pending	*p;
+
+	TAILQ_REMOVE(&wenv->w_clients, c, c_entry);
+	wenv->w_nclients--;
+	TAILQ_FOREACH(p, &pendings, p_entry)
+		if (p->p_conn == c)
+			p->p_conn = NULL;
+	client_users_changed();
+}
+
+static struct pending *
+pending_new(struct conn *c, json_t *id, enum req_kind kind, unsigned int pin)
+{
+	struct pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->p_reqid = next_reqid++;
+	if (next_reqid == 0)
+		next_reqid = 1;
+	p->p_kind = kind;
+	p->p_conn = c;
+	p->p_id = id != NULL ? json_incref(id) : NULL;
+	p->p_pin = pin;
+	TAILQ_INSERT_TAIL(&pendings, p, p_entry);
+	return p;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	TAILQ_REMOVE(&pendings, p, p_entry);
+	json_decref(p->p_id);
+	free(p);
+}
+
+/* Replies come back in order, so the head is nearly always the one. */
+static struct pending *
+pending_find(uint32_t reqid, enum req_kind kind)
+{
+	struct pending	*p;
+
+	TAILQ_FOREACH(p, &pendings, p_entry)
+		if (p->p_reqid == reqid && p->p_kind == kind)
+			return p;
+	return NULL;
+}
+
+static int
+json_pin_value(json_t *v)
+{
+	if (json_is_integer(v) && (json_integer_value(v) == 0 ||
+	    json_integer_value(v) == 1))
+		return (int)json_integer_value(v);
+	return -1;
+}
+
+static void
+client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
+{
+	json_t		*jpin = json_object_get(req, "pin");
+	json_t		*jval = json_object_get(req, "value");
+	struct wsd_pin	*wp;
+	struct pending	*p;
+	uint16_t	 type;
+	int		 value = 0, out;
+
+	if (!json_is_string(jpin)) {
+		client_reply_error(c, id, "bad_request",
+		    "\"%s\" needs \"pin\": a pin name", op);
+		return;
+	}
+	if ((wp = wsd_pin_find(json_string_value(jpin))) == NULL) {
+		client_reply_error(c, id, "unknown_pin", "no pin named \"%.64s\"",
+		    json_string_value(jpin));
+		return;
+	}
+	out = (wp->wp_info.flags & IPC_PIN_OUTPUT) != 0;
+	if (strcmp(op, "get") == 0)
+		type = IPC_PIN_GET;
+	else if (strcmp(op, "toggle") == 0)
+		type = IPC_PIN_TOGGLE;
+	else if (strcmp(op, "set") == 0)
+		type = IPC_PIN_SET;
+	else
+		type = IPC_SIM_PULL;
+
+	if ((type == IPC_PIN_SET || type == IPC_PIN_TOGGLE) && !out) {
+		client_reply_error(c, id, "not_output",
+		    "pin \"%s\" is an input: it cannot be %s", wp->wp_info.name,
+		    type == IPC_PIN_SET ? "set" : "toggled");
+		return;
+	}
+	if (type == IPC_SIM_PULL) {
+		if (!(wp->wp_info.flags & IPC_PIN_SIMULATED)) {
+			client_reply_error(c, id, "not_simulated",
+			    "pin \"%s\" is on real chip \"%s\": sim.pull works "
+			    "only on simulated chips", wp->wp_info.name,
+			    wp->wp_info.chip);
+			return;
+		}
+		if (out) {
+			client_reply_error(c, id, "not_input",
+			    "pin \"%s\" is an output: only inputs can be pulled",
+			    wp->wp_info.name);
+			return;
+		}
+	}
+	if (type == IPC_PIN_SET || type == IPC_SIM_PULL) {
+		if (jval == NULL) {
+			client_reply_error(c, id, "bad_request",
+			    "\"%s\" needs \"value\": 0 or 1", op);
+			return;
+		}
+		if ((value = json_pin_value(jval)) == -1) {
+			client_reply_error(c, id, "bad_value",
+			    "\"value\" must be 0 or 1");
+			return;
+		}
+	}
+	if ((p = pending_new(c, id, REQ_PIN, wp->wp_info.index)) == NULL) {
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	if (wsd_helper_request(type, p->p_reqid, wp->wp_info.index,
+	    value) == -1) {
+		pending_free(p);
+		client_reply_error(c, id, "unavailable",
+		    "the helper cannot take requests now");
+	}
+}
+
+static void
+client_mission_list(struct conn *c, json_t *id)
+{
+	struct pending	*p;
+
+	if ((p = pending_new(c, id, REQ_MISSIONS, 0)) == NULL) {
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	if (wsd_worker_request(IPC_MISSION_LIST, p->p_reqid, NULL, 0) == -1) {
+		pending_free(p);
+		client_reply_error(c, id, "unavailable",
+		    "the mission worker is not running; try again shortly");
+	}
+}
+
+void
+client_message(struct conn *c, int opcode, const unsigned char *data,
+    size_t len)
+{
+	json_t		*req, *id, *jop;
+	json_error_t	 err;
+	const char	*op;
+
+	if (opcode != WS_OP_TEXT) {
+		client_reply_error(c, NULL, "binary_unsupported",
+		    "binary frames are not part of the protocol: send JSON "
+		    "text");
+		return;
+	}
+	if ((req = json_loadb((const char *)data, len,
+	    JSON_REJECT_DUPLICATES, &err)) == NULL) {
+		client_reply_error(c, NULL, "bad_json",
+		    "invalid JSON at line %d column %d: %s", err.line,
+		    err.column, err.text);
+		return;
+	}
+	if (!json_is_object(req)) {
+		client_reply_error(c, NULL, "bad_request",
+		    "a request is a JSON object");
+		json_decref(req);
+		return;
+	}
+	id = json_object_get(req, "id");
+	if ((jop = json_object_get(req, "op")) == NULL || !json_is_string(jop)) {
+		client_reply_error(c, id, "bad_request",
+		    "a request needs \"op\": a string");
+		json_decref(req);
+		return;
+	}
+	op = json_string_value(jop);
+	if (strcmp(op, "get") == 0 || strcmp(op, "set") == 0 ||
+	    strcmp(op, "toggle") == 0 || strcmp(op, "sim.pull") == 0)
+		client_pin_op(c, req, id, op);
+	else if (strcmp(op, "mission.list") == 0)
+		client_mission_list(c, id);
+	else if (strcmp(op, "mission.start") == 0 ||
+	    strcmp(op, "mission.cancel") == 0)
+		client_reply_error(c, id, "not_implemented",
+		    "\"%s\" is not implemented yet", op);
+	else
+		client_reply_error(c, id, "unknown_op", "unknown op \"%.64s\"",
+		    op);
+	json_decref(req);
+}
+
+void
+client_pin_event(const struct ipc_pin_event *ev)
+{
+	struct ipc_pin_info	*pi = &wenv->w_pins[ev->index].wp_info;
+	char			 s[256], src[32];
+	int			 n;
+
+	pi->value = ev->value != 0;
+	pi->seq = ev->seq;
+	pi->ts = ev->ts;
+	pi->source = ev->source;
+	pi->mission = ev->mission;
+	wenv->w_seq = ev->seq;
+
+	if (ev->source == IPC_SRC_MISSION)
+		snprintf(src, sizeof(src), "mission:%u", ev->mission);
+	else
+		snprintf(src, sizeof(src), "%s", ipc_source_str(ev->source));
+	/* Pin names are [A-Za-z0-9_.-]: nothing to escape. */
+	n = snprintf(s, sizeof(s), "{\"type\":\"pin\",\"pin\":\"%s\","
+	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
+	    "\"source\":\"%s\"}", pi->name, pi->value, ev->seq, ev->ts, src);
+	client_broadcast(s, (size_t)n);
+}
+
+void
+client_helper_reply(uint32_t id, const struct ipc_reply *rep)
+{
+	struct pending	*p;
+	json_t		*msg;
+
+	if ((p = pending_find(id, REQ_PIN)) == NULL) {
+		log_warnx("helper answered unknown request %u", id);
+		return;
+	}
+	if (p->p_conn != NULL) {
+		if (rep->error != IPC_OK)
+			client_reply_error(p->p_conn, p->p_id,
+			    ipc_errcode(rep->error), "pin \"%s\": %s",
+			    wenv->w_pins[p->p_pin].wp_info.name,
+			    ipc_errcode(rep->error));
+		else {
+			msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply",
+			    "ok", 1, "pin", wenv->w_pins[p->p_pin].wp_info.name,
+			    "value", rep->value);
+			if (msg != NULL) {
+				if (p->p_id != NULL)
+					json_object_set(msg, "id", p->p_id);
+				client_send_json(p->p_conn, msg);
+				json_decref(msg);
+			}
+		}
+	}
+	pending_free(p);
+}
+
+void
+client_worker_missions(uint32_t id, const char *data, size_t len)
+{
+	struct pending	*p;
+	json_t		*list, *msg;
+	json_error_t	 err;
+
+	if ((list = json_loadb(data, len, 0, &err)) == NULL ||
+	    !json_is_array(list)) {
+		log_warnx("worker sent a bad mission list");
+		json_decref(list);
+		return;
+	}
+	if (id == 0) {
+		json_decref(wenv->w_missions);
+		wenv->w_missions = list;
+		return;
+	}
+	if ((p = pending_find(id, REQ_MISSIONS)) != NULL) {
+		if (p->p_conn != NULL) {
+			msg = json_pack("{s:s, s:b, s:O}", "type", "reply",
+			    "ok", 1, "missions", list);
+			if (msg != NULL) {
+				if (p->p_id != NULL)
+					json_object_set(msg, "id", p->p_id);
+				client_send_json(p->p_conn, msg);
+				json_decref(msg);
+			}
+		}
+		pending_free(p);
+	}
+	json_decref(list);
+}
+
+/* The worker went away: its pending answers will never come. */
+void
+client_worker_lost(void)
+{
+	struct pending	*p, *tmp;
+
+	TAILQ_FOREACH_SAFE(p, &pendings, p_entry, tmp) {
+		if (p->p_kind != REQ_MISSIONS)
+			continue;
+		if (p->p_conn != NULL)
+			client_reply_error(p->p_conn, p->p_id, "unavailable",
+			    "the mission worker restarted; try again");
+		pending_free(p);
+	}
+}

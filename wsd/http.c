@@ -1,0 +1,777 @@
+/*
+ * Connections: HTTP/1.1 for the dashboard files and the WebSocket upgrade,
+ * then RFC 6455 frames.  The request head is parsed here, not by evhttp, so
+ * that wsd controls limits, the upgrade and every status code itself.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "wsd.h"
+
+#define HTTP_MAX_LISTENERS	16
+
+static struct evconnlistener	*listeners[HTTP_MAX_LISTENERS];
+static unsigned int		 nlisteners;
+
+struct http_req {
+	char		*method;
+	char		*target;
+	int		 minor;		/* HTTP/1.x */
+	const char	*upgrade;
+	const char	*connection;
+	const char	*ws_key;
+	const char	*ws_version;
+	const char	*if_modified_since;
+	int		 has_body;
+};
+
+struct shared_frame {
+	unsigned int	 sf_refs;
+	size_t		 sf_len;
+	unsigned char	 sf_data[];
+};
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_free(struct conn *);
+static void	conn_drop(struct conn *);
+
+static int	ws_on_message(void *, int, const unsigned char *, size_t);
+static int	ws_on_ping(void *, const unsigned char *, size_t);
+static int	ws_on_close(void *, int, const char *, size_t);
+
+static const struct ws_callbacks ws_cb = {
+	.on_message = ws_on_message,
+	.on_ping = ws_on_ping,
+	.on_pong = NULL,
+	.on_close = ws_on_close,
+};
+
+static void
+conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct conn	*c;
+	struct timeval	 tv = { WSD_HEAD_TIMEOUT, 0 };
+	int		 on = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	c->c_bev = bufferevent_socket_new(wenv->w_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->c_bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->c_state = CONN_HTTP;
+	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
+	    conn_event_cb, c);
+	/* A request head must be complete in time (slowloris). */
+	bufferevent_set_timeouts(c->c_bev, &tv, NULL);
+	bufferevent_enable(c->c_bev, EV_READ);
+}
+
+static void
+listen_error(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: pause instead of spinning. */
+	log_warn("accept");
+}
+
+int
+http_listen(int fd)
+{
+	struct evconnlistener	*l;
+
+	if (nlisteners >= HTTP_MAX_LISTENERS) {
+		close(fd);
+		errno = ENFILE;
+		return -1;
+	}
+	evutil_make_socket_nonblocking(fd);
+	l = evconnlistener_new(wenv->w_base, conn_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);	/* already listening */
+	if (l == NULL) {
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l, listen_error);
+	listeners[nlisteners++] = l;
+	return 0;
+}
+
+void
+http_free_listeners(void)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_free(listeners[i]);
+	nlisteners = 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void
+http_response(struct conn *c, int status, const char *reason,
+    const char *extra, const char *type, const char *body, int head_only)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	size_t		 len = body != NULL ? strlen(body) : 0;
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Server: gpiows\r\n"
+	    "Content-Length: %zu\r\n"
+	    "%s%s%s"
+	    "%s"
+	    "Connection: %s\r\n\r\n",
+	    status, reason, len,
+	    type != NULL ? "Content-Type: " : "", type != NULL ? type : "",
+	    type != NULL ? "\r\n" : "",
+	    extra != NULL ? extra : "",
+	    c->c_keepalive ? "keep-alive" : "close");
+	if (body != NULL && !head_only)
+		evbuffer_add(out, body, len);
+}
+
+static void
+http_error(struct conn *c, int status, const char *reason, const char *extra)
+{
+	char	 body[128];
+
+	snprintf(body, sizeof(body), "%d %s\n", status, reason);
+	c->c_keepalive = 0;
+	http_response(c, status, reason, extra, "text/plain; charset=utf-8",
+	    body, 0);
+	c->c_state = CONN_CLOSING;
+	bufferevent_disable(c->c_bev, EV_READ);
+}
+
+static void
+frame_add(struct conn *c, int opcode, const void *data, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	unsigned char	 hdr[WS_MAX_HEADER];
+	size_t		 hlen;
+
+	hlen = ws_frame_header(hdr, opcode, len);
+	evbuffer_add(out, hdr, hlen);
+	if (len > 0)
+		evbuffer_add(out, data, len);
+}
+
+/* A client that does not read its frames is dropped, never waited for. */
+static int
+conn_over_cap(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) <=
+	    WSD_MAX_OUTPUT)
+		return 0;
+	log_debug("client not reading: closing it");
+	conn_drop(c);
+	return 1;
+}
+
+void
+conn_send_text(struct conn *c, const char *data, size_t len)
+{
+	if (c->c_state != CONN_WS)
+		return;
+	frame_add(c, WS_OP_TEXT, data, len);
+	conn_over_cap(c);
+}
+
+struct shared_frame *
+shared_frame_new(int opcode, const char *data, size_t len)
+{
+	struct shared_frame	*sf;
+	unsigned char		 hdr[WS_MAX_HEADER];
+	size_t			 hlen;
+
+	hlen = ws_frame_header(hdr, opcode, len);
+	if ((sf = malloc(sizeof(*sf) + hlen + len)) == NULL)
+		return NULL;
+	sf->sf_refs = 1;
+	sf->sf_len = hlen + len;
+	memcpy(sf->sf_data, hdr, hlen);
+	memcpy(sf->sf_data + hlen, data, len);
+	return sf;
+}
+
+void
+shared_frame_unref(struct shared_frame *sf)
+{
+	if (sf != NULL && --sf->sf_refs == 0)
+		free(sf);
+}
+
+static void
+shared_frame_cleanup(const void *data, size_t len, void *arg)
+{
+	shared_frame_unref(arg);
+}
+
+void
+conn_send_shared(struct conn *c, struct shared_frame *sf)
+{
+	if (c->c_state != CONN_WS)
+		return;
+	sf->sf_refs++;
+	if (evbuffer_add_reference(bufferevent_get_output(c->c_bev),
+	    sf->sf_data, sf->sf_len, shared_frame_cleanup, sf) == -1) {
+		sf->sf_refs--;
+		conn_drop(c);
+		return;
+	}
+	conn_over_cap(c);
+}
+
+/*
+ * Start the closing handshake with code (0: no close frame, just drop),
+ * then close once the output is flushed.
+ */
+void
+conn_close(struct conn *c, int code, const char *reason)
+{
+	unsigned char	 payload[WS_MAX_CONTROL];
+	struct timeval	 tv = { WSD_CLOSE_TIMEOUT, 0 };
+	size_t		 len;
+
+	if (c->c_state == CONN_CLOSING)
+		return;
+	if (c->c_state == CONN_WS) {
+		client_leave(c);
+		if (code != 0) {
+			len = code == WS_CLOSE_NO_STATUS ? 0 :
+			    ws_close_payload(payload, code, reason);
+			frame_add(c, WS_OP_CLOSE, payload, len);
+		}
+	}
+	c->c_state = CONN_CLOSING;
+	bufferevent_disable(c->c_bev, EV_READ);
+	bufferevent_set_timeouts(c->c_bev, NULL, &tv);
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+		conn_drop(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->c_state == CONN_WS)
+		client_leave(c);
+	ws_parser_free(&c->c_ws);
+	bufferevent_free(c->c_bev);
+	free(c);
+}
+
+static void
+conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+/*
+ * Drop a connection from anywhere, even deep in a parser callback: it stops
+ * at once and is freed from the event loop, with nothing else on the stack.
+ */
+static void
+conn_drop(struct conn *c)
+{
+	if (c->c_dead)
+		return;
+	if (c->c_state == CONN_WS)
+		client_leave(c);
+	c->c_dead = 1;
+	c->c_state = CONN_CLOSING;
+	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	if (event_base_once(wenv->w_base, -1, EV_TIMEOUT, conn_reap_cb, c,
+	    NULL) == -1)
+		log_warnx("cannot schedule a connection's release");
+}
+
+/* ---------------------------------------------------------------- websocket */
+
+static int
+ws_on_message(void *arg, int opcode, const unsigned char *data, size_t len)
+{
+	struct conn	*c = arg;
+
+	client_message(c, opcode, data, len);
+	/* The client may have been dropped for not reading. */
+	return c->c_state != CONN_WS;
+}
+
+static int
+ws_on_ping(void *arg, const unsigned char *data, size_t len)
+{
+	struct conn	*c = arg;
+
+	frame_add(c, WS_OP_PONG, data, len);
+	return 0;
+}
+
+static int
+ws_on_close(void *arg, int code, const char *reason, size_t len)
+{
+	struct conn	*c = arg;
+
+	/* Echo the code, as RFC 6455 5.5.1 asks, and stop. */
+	conn_close(c, code, "");
+	return 1;
+}
+
+static void
+ws_read(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
+	struct evbuffer_iovec	 v[8];
+	int			 n, i, r = WS_PARSE_OK;
+	size_t			 used = 0;
+
+	while (c->c_state == CONN_WS && evbuffer_get_length(in) > 0) {
+		n = evbuffer_peek(in, -1, NULL, v, 8);
+		if (n > 8)
+			n = 8;
+		used = 0;
+		for (i = 0; i < n && r == WS_PARSE_OK; i++) {
+			r = ws_parser_feed(&c->c_ws, v[i].iov_base,
+			    v[i].iov_len);
+			used += v[i].iov_len;
+		}
+		if (r != WS_PARSE_OK)
+			break;
+		evbuffer_drain(in, used);
+	}
+	if (r == WS_PARSE_STOPPED)
+		return;		/* a callback has closed c */
+	if (r == WS_PARSE_NOMEM) {
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	if (r != WS_PARSE_OK) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		conn_close(c, r, r == WS_CLOSE_BAD_DATA ? "invalid UTF-8" :
+		    r == WS_CLOSE_TOO_BIG ? "message too big" :
+		    "protocol error");
+	}
+}
+
+/* ---------------------------------------------------------------- http */
+
+static int
+header_has_token(const char *value, const char *token)
+{
+	size_t	 tl = strlen(token);
+	const char *p = value;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (strncasecmp(p, token, tl) == 0 &&
+		    (p[tl] == '\0' || p[tl] == ',' || p[tl] == ' ' ||
+		    p[tl] == '\t'))
+			return 1;
+		p = strchr(p, ',');
+	}
+	return 0;
+}
+
+static int
+is_tchar(int ch)
+{
+	return isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* Parse the head in place (head is NUL-terminated, CRLF line ends). */
+static int
+http_parse(char *head, struct http_req *r)
+{
+	char	*line, *next, *p, *name, *value, *end;
+
+	memset(r, 0, sizeof(*r));
+	line = head;
+	if ((next = strstr(line, "\r\n")) == NULL)
+		return -1;
+	*next = '\0';
+	next += 2;
+
+	/* METHOD SP target SP HTTP/1.x */
+	r->method = line;
+	if ((p = strchr(line, ' ')) == NULL)
+		return -1;
+	*p++ = '\0';
+	r->target = p;
+	if ((p = strchr(p, ' ')) == NULL)
+		return -1;
+	*p++ = '\0';
+	if (strncmp(p, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)p[7]) ||
+	    p[8] != '\0')
+		return -1;
+	r->minor = p[7] - '0';
+	for (p = r->method; *p != '\0'; p++)
+		if (!is_tchar((unsigned char)*p))
+			return -1;
+	if (*r->method == '\0' || *r->target == '\0')
+		return -1;
+	for (p = r->target; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return -1;
+
+	while (*next != '\0') {
+		line = next;
+		if ((end = strstr(line, "\r\n")) == NULL)
+			return -1;
+		*end = '\0';
+		next = end + 2;
+		if (*line == '\0')
+			break;
+		if (*line == ' ' || *line == '\t')
+			return -1;	/* obsolete line folding */
+		name = line;
+		if ((value = strchr(line, ':')) == NULL || value == name)
+			return -1;
+		*value++ = '\0';
+		for (p = name; *p != '\0'; p++)
+			if (!is_tchar((unsigned char)*p))
+				return -1;
+		while (*value == ' ' || *value == '\t')
+			value++;
+		for (p = value + strlen(value); p > value &&
+		    (p[-1] == ' ' || p[-1] == '\t'); p--)
+			p[-1] = '\0';
+		for (p = value; *p != '\0'; p++)
+			if ((unsigned char)*p < ' ' && *p != '\t')
+				return -1;
+		if (strcasecmp(name, "Upgrade") == 0)
+			r->upgrade = value;
+		else if (strcasecmp(name, "Connection") == 0)
+			r->connection = value;
+		else if (strcasecmp(name, "Sec-WebSocket-Key") == 0)
+			r->ws_key = value;
+		else if (strcasecmp(name, "Sec-WebSocket-Version") == 0)
+			r->ws_version = value;
+		else if (strcasecmp(name, "If-Modified-Since") == 0)
+			r->if_modified_since = value;
+		else if ((strcasecmp(name, "Content-Length") == 0 &&
+		    strcmp(value, "0") != 0) ||
+		    strcasecmp(name, "Transfer-Encoding") == 0)
+			r->has_body = 1;
+	}
+	return 0;
+}
+
+static const char *
+mime_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".json", "application/json" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".txt", "text/plain; charset=utf-8" },
+	};
+	const char	*dot = strrchr(path, '.');
+	size_t		 i;
+
+	if (dot != NULL)
+		for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (strcasecmp(dot, types[i].ext) == 0)
+				return types[i].type;
+	return "application/octet-stream";
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = tolower(ch);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The target's path, percent-decoded, relative to www ("index.html" for
+ * "/").  Refuses NUL, ".." segments and anything not absolute.
+ */
+static int
+http_path(const char *target, char *out, size_t outlen)
+{
+	const char	*s = target;
+	size_t		 n = 0;
+	int		 hi, lo;
+	char		*seg;
+
+	if (*s != '/')
+		return -1;
+	s++;
+	while (*s != '\0' && *s != '?' && *s != '#') {
+		int ch = (unsigned char)*s++;
+
+		if (ch == '%') {
+			if ((hi = hexval((unsigned char)s[0])) == -1 ||
+			    (lo = hexval((unsigned char)s[1])) == -1)
+				return -1;
+			ch = hi << 4 | lo;
+			s += 2;
+			if (ch == '\0')
+				return -1;
+		}
+		if (n + 1 >= outlen)
+			return -1;
+		out[n++] = (char)ch;
+	}
+	out[n] = '\0';
+	for (seg = out; seg != NULL; seg = strchr(seg, '/')) {
+		if (*seg == '/')
+			seg++;
+		if (strncmp(seg, "..", 2) == 0 && (seg[2] == '/' ||
+		    seg[2] == '\0'))
+			return -1;
+	}
+	if (n == 0 || out[n - 1] == '/') {
+		if (n + sizeof("index.html") > outlen)
+			return -1;
+		strcat(out, "index.html");
+	}
+	return 0;
+}
+
+/* openat2 keeps every lookup, symlinks included, beneath www. */
+static int
+www_open(const char *path)
+{
+	struct open_how	 how;
+	int		 fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	fd = syscall(SYS_openat2, wenv->w_wwwfd, path, &how, sizeof(how));
+	if (fd == -1 && errno == ENOSYS)
+		fd = openat(wenv->w_wwwfd, path, O_RDONLY | O_CLOEXEC |
+		    O_NOFOLLOW | O_NONBLOCK);
+	return fd;
+}
+
+static void
+http_file(struct conn *c, struct http_req *r)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	struct stat	 st;
+	struct tm	 tm;
+	char		 path[1024], lastmod[64];
+	int		 fd, head = strcmp(r->method, "HEAD") == 0;
+
+	if (http_path(r->target, path, sizeof(path)) == -1) {
+		http_error(c, 400, "Bad Request", NULL);
+		return;
+	}
+	if ((fd = www_open(path)) == -1) {
+		http_error(c, 404, "Not Found", NULL);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		http_error(c, 404, "Not Found", NULL);
+		return;
+	}
+	gmtime_r(&st.st_mtime, &tm);
+	strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (r->if_modified_since != NULL &&
+	    strcmp(r->if_modified_since, lastmod) == 0) {
+		close(fd);
+		evbuffer_add_printf(out, "HTTP/1.1 304 Not Modified\r\n"
+		    "Server: gpiows\r\nLast-Modified: %s\r\n"
+		    "Connection: %s\r\n\r\n", lastmod,
+		    c->c_keepalive ? "keep-alive" : "close");
+		return;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+	    "Server: gpiows\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %lld\r\n"
+	    "Last-Modified: %s\r\n"
+	    "Cache-Control: no-cache\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Connection: %s\r\n\r\n",
+	    mime_type(path), (long long)st.st_size, lastmod,
+	    c->c_keepalive ? "keep-alive" : "close");
+	if (head || st.st_size == 0)
+		close(fd);
+	else if (evbuffer_add_file(out, fd, 0, st.st_size) == -1)
+		conn_drop(c);	/* it has closed fd */
+}
+
+static void
+http_upgrade(struct conn *c, struct http_req *r)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
+	char		 accept[29];
+	char		 path[64];
+
+	if (strcmp(r->method, "GET") != 0 || r->minor < 1) {
+		http_error(c, 400, "Bad Request", NULL);
+		return;
+	}
+	if (r->ws_version == NULL || strcmp(r->ws_version, "13") != 0) {
+		http_error(c, 426, "Upgrade Required",
+		    "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
+		return;
+	}
+	if (r->ws_key == NULL || ws_accept_key(r->ws_key, accept) == -1 ||
+	    r->connection == NULL || !header_has_token(r->connection,
+	    "upgrade")) {
+		http_error(c, 400, "Bad Request", NULL);
+		return;
+	}
+	if (http_path(r->target, path, sizeof(path)) == -1 ||
+	    strcmp(path, "ws") != 0) {
+		http_error(c, 404, "Not Found", NULL);
+		return;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+	c->c_state = CONN_WS;
+	ws_parser_init(&c->c_ws, WSD_MAX_MESSAGE, &ws_cb, c);
+	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
+	client_join(c);
+}
+
+/* One request head out of the input; 1 when another may follow. */
+static int
+http_request(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
+	struct evbuffer_ptr	 pos;
+	struct http_req		 r;
+	char			*head;
+	size_t			 len;
+
+	pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (pos.pos == -1) {
+		if (evbuffer_get_length(in) > WSD_MAX_HEAD)
+			http_error(c, 431, "Request Header Fields Too Large",
+			    NULL);
+		return 0;
+	}
+	len = pos.pos + 4;
+	if (len > WSD_MAX_HEAD) {
+		http_error(c, 431, "Request Header Fields Too Large", NULL);
+		return 0;
+	}
+	if ((head = malloc(len + 1)) == NULL) {
+		conn_drop(c);
+		return 0;
+	}
+	evbuffer_remove(in, head, len);
+	head[len] = '\0';
+	if (http_parse(head, &r) == -1) {
+		free(head);
+		http_error(c, 400, "Bad Request", NULL);
+		return 0;
+	}
+	c->c_keepalive = r.minor >= 1;
+	if (r.connection != NULL) {
+		if (header_has_token(r.connection, "close"))
+			c->c_keepalive = 0;
+		else if (header_has_token(r.connection, "keep-alive"))
+			c->c_keepalive = 1;
+	}
+	if (r.upgrade != NULL && header_has_token(r.upgrade, "websocket"))
+		http_upgrade(c, &r);
+	else if (strcmp(r.method, "GET") != 0 && strcmp(r.method, "HEAD") != 0)
+		http_error(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+	else if (r.has_body)
+		http_error(c, 400, "Bad Request", NULL);
+	else if (strcmp(r.target, "/ws") == 0 ||
+	    strncmp(r.target, "/ws?", 4) == 0)
+		http_error(c, 426, "Upgrade Required",
+		    "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
+	else {
+		http_file(c, &r);
+		if (!c->c_keepalive && c->c_state == CONN_HTTP) {
+			c->c_state = CONN_CLOSING;
+			bufferevent_disable(c->c_bev, EV_READ);
+		}
+	}
+	free(head);
+	return c->c_state == CONN_HTTP;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_dead)
+		return;
+	while (c->c_state == CONN_HTTP) {
+		if (!http_request(c))
+			break;
+	}
+	if (c->c_state == CONN_WS)
+		ws_read(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_dead)
+		return;
+	if (c->c_state == CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->c_dead)
+		return;
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("connection timed out (%s)",
+		    c->c_state == CONN_HTTP ? "request head" : "closing");
+	conn_free(c);
+}

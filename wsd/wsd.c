@@ -1,0 +1,264 @@
+/*
+ * wsd: started by gpiod-helper with its channel on fd 3.  It sheds its
+ * privileges (chroot to the www directory, the configured user), loads its
+ * seccomp filter and only then reads anything: first the pin table from the
+ * helper, then the listening sockets it is handed.  See wsd(8).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "wsd.h"
+
+struct wsd_env	*wenv;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: wsd [-dv] [-u uid -g gid] -r www\n");
+	exit(1);
+}
+
+struct wsd_pin *
+wsd_pin_find(const char *name)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < wenv->w_npins; i++)
+		if (strcmp(wenv->w_pins[i].wp_info.name, name) == 0)
+			return &wenv->w_pins[i];
+	return NULL;
+}
+
+int
+wsd_helper_request(uint16_t type, uint32_t id, unsigned int pin, int value)
+{
+	struct ipc_pin_req	 req;
+
+	memset(&req, 0, sizeof(req));
+	req.index = pin;
+	req.value = value;
+	req.source = IPC_SRC_CLIENT;
+	return ipc_chan_send(wenv->w_helper, type, id, &req, sizeof(req), -1);
+}
+
+int
+wsd_worker_request(uint16_t type, uint32_t id, const void *data, size_t len)
+{
+	if (wenv->w_worker == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return ipc_chan_send(wenv->w_worker, type, id, data, len, -1);
+}
+
+static int
+wsd_worker_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
+{
+	if (msg == NULL) {
+		log_debug("worker channel closed");
+		if (wenv->w_worker == chan) {
+			wenv->w_worker = NULL;
+			client_worker_lost();
+		}
+		ipc_chan_free(chan);
+		return -1;
+	}
+	if (msg->fd != -1)
+		close(msg->fd);
+	switch (msg->hdr.type) {
+	case IPC_MISSIONS:
+		client_worker_missions(msg->hdr.id, msg->data, msg->hdr.len);
+		break;
+	default:
+		log_warnx("worker sent unexpected message %u", msg->hdr.type);
+		break;
+	}
+	return 0;
+}
+
+static void
+wsd_pin_info(const struct ipc_msg *msg)
+{
+	struct ipc_pin_info	 pi;
+	struct wsd_pin		*np;
+
+	if (wenv->w_ready || !ipc_check_size(msg, sizeof(pi)))
+		fatalx("helper sent a bad pin table entry");
+	memcpy(&pi, msg->data, sizeof(pi));
+	if (pi.index != wenv->w_npins || pi.value < 0 || pi.value > 1 ||
+	    memchr(pi.name, '\0', sizeof(pi.name)) == NULL ||
+	    memchr(pi.chip, '\0', sizeof(pi.chip)) == NULL)
+		fatalx("helper sent a bad pin table entry");
+	if ((np = reallocarray(wenv->w_pins, wenv->w_npins + 1,
+	    sizeof(*np))) == NULL)
+		fatal("reallocarray");
+	wenv->w_pins = np;
+	wenv->w_pins[wenv->w_npins++].wp_info = pi;
+}
+
+static int
+wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
+{
+	struct ipc_state_end	 end;
+	struct ipc_pin_event	 ev;
+	struct ipc_reply	 rep;
+	struct ipc_peer		 peer;
+	struct ipc_listener	 li;
+
+	if (msg == NULL)
+		fatalx("helper channel closed: exiting");
+	switch (msg->hdr.type) {
+	case IPC_PIN_INFO:
+		wsd_pin_info(msg);
+		break;
+	case IPC_STATE_END:
+		if (wenv->w_ready || !ipc_check_size(msg, sizeof(end)))
+			fatalx("helper sent a bad state end");
+		memcpy(&end, msg->data, sizeof(end));
+		if (end.npins != wenv->w_npins)
+			fatalx("helper sent %u pins of %u", wenv->w_npins,
+			    end.npins);
+		wenv->w_seq = end.seq;
+		wenv->w_ready = 1;
+		log_debug("%u pins, seq %llu", wenv->w_npins,
+		    (unsigned long long)end.seq);
+		break;
+	case IPC_PIN_EVENT:
+		if (!wenv->w_ready || !ipc_check_size(msg, sizeof(ev)))
+			fatalx("helper sent a bad pin event");
+		memcpy(&ev, msg->data, sizeof(ev));
+		if (ev.index >= wenv->w_npins || ev.source >= IPC_SRC_MAX)
+			fatalx("helper sent a bad pin event");
+		client_pin_event(&ev);
+		break;
+	case IPC_REPLY:
+		if (!ipc_check_size(msg, sizeof(rep)))
+			fatalx("helper sent a bad reply");
+		memcpy(&rep, msg->data, sizeof(rep));
+		client_helper_reply(msg->hdr.id, &rep);
+		break;
+	case IPC_LISTENER:
+		if (!wenv->w_ready || msg->fd == -1 ||
+		    !ipc_check_size(msg, sizeof(li)))
+			fatalx("helper sent a bad listener");
+		memcpy(&li, msg->data, sizeof(li));
+		li.addr[sizeof(li.addr) - 1] = '\0';
+		if (http_listen(msg->fd) == -1)
+			fatal("listener %s port %u", li.addr, li.port);
+		log_debug("serving %s port %u", li.addr, li.port);
+		return 0;
+	case IPC_PEER:
+		if (msg->fd == -1 || !ipc_check_size(msg, sizeof(peer)))
+			fatalx("helper sent a bad peer channel");
+		memcpy(&peer, msg->data, sizeof(peer));
+		if (wenv->w_worker != NULL)
+			ipc_chan_free(wenv->w_worker);
+		if ((wenv->w_worker = ipc_chan_new(wenv->w_base, msg->fd,
+		    4 * 1024 * 1024, wsd_worker_dispatch, NULL)) == NULL)
+			fatal("worker channel");
+		log_debug("worker channel, generation %u", peer.generation);
+		return 0;
+	default:
+		fatalx("helper sent unexpected message %u", msg->hdr.type);
+	}
+	if (msg->fd != -1)
+		close(msg->fd);
+	return 0;
+}
+
+static void
+wsd_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	event_base_loopbreak(wenv->w_base);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct wsd_env	 w;
+	struct event	*ev_term;
+	const char	*root = NULL, *errstr;
+	uid_t		 uid = 0;
+	gid_t		 gid = 0;
+	int		 ch, foreground = 0, verbose = 0, drop = 0;
+	pid_t		 ppid = getppid();
+
+	memset(&w, 0, sizeof(w));
+	wenv = &w;
+	TAILQ_INIT(&w.w_clients);
+	log_procname("wsd");
+	log_init(1, 0);
+	while ((ch = getopt(argc, argv, "dg:r:u:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'g':
+			gid = strtoul(optarg, NULL, 10);
+			drop |= 2;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'u':
+			uid = strtoul(optarg, NULL, 10);
+			drop |= 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || root == NULL || (drop != 0 && drop != 3))
+		usage();
+	(void)errstr;
+	log_init(foreground, verbose);
+	if (fcntl(IPC_CHILD_FD, F_GETFD) == -1)
+		fatalx("no channel on fd %d: wsd is started by gpiod-helper",
+		    IPC_CHILD_FD);
+
+	/* Before the sandbox: what needs files or randomness. */
+	if ((w.w_wwwfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("www %s", root);
+	json_object_seed(0);
+	if ((w.w_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (drop)
+		sandbox_drop(root, uid, gid);
+	sandbox_parent_death(ppid);
+	sandbox_apply(SANDBOX_WSD);
+
+	signal(SIGPIPE, SIG_IGN);
+	ev_term = evsignal_new(w.w_base, SIGTERM, wsd_sigterm, NULL);
+	evsignal_add(ev_term, NULL);
+	client_init();
+	if ((w.w_helper = ipc_chan_new(w.w_base, IPC_CHILD_FD,
+	    16 * 1024 * 1024, wsd_helper_dispatch, NULL)) == NULL)
+		fatal("helper channel");
+
+	event_base_dispatch(w.w_base);
+
+	log_debug("exiting");
+	client_shutdown();
+	http_free_listeners();
+	ipc_chan_free(w.w_helper);
+	ipc_chan_free(w.w_worker);
+	event_free(ev_term);
+	free(w.w_pins);
+	close(w.w_wwwfd);
+	event_base_free(w.w_base);
+	return 0;
+}
