@@ -2,6 +2,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -27,6 +28,16 @@ sandbox_drop(const char *root, uid_t uid, gid_t gid)
 	uid_t	 ruid, euid, suid;
 	gid_t	 rgid, egid, sgid;
 
+#ifdef GPIOWS_SANITIZERS
+	/*
+	 * LeakSanitizer reads /proc/PID/task at exit and attaches to the
+	 * process: a sanitizer build (never shipped) does not chroot and stays
+	 * dumpable so that leaks in the children are found.
+	 */
+	if (root != NULL)
+		log_warnx("sanitizer build: not confined to %s", root);
+	root = NULL;
+#endif
 	if (root != NULL) {
 		if (chroot(root) == -1)
 			fatal("chroot %s", root);
@@ -47,6 +58,10 @@ sandbox_drop(const char *root, uid_t uid, gid_t gid)
 		fatalx("privilege drop did not stick");
 	if (uid != 0 && setuid(0) != -1)
 		fatalx("root could be regained after the drop");
+#ifdef GPIOWS_SANITIZERS
+	if (prctl(PR_SET_DUMPABLE, 1) == -1)
+		fatal("prctl PR_SET_DUMPABLE");
+#endif
 }
 
 void
@@ -116,7 +131,7 @@ static const char *const sc_helper[] = {
 	"setpgid", "getpgid", "getpgrp", "getsid", "sched_getaffinity",
 	"timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"epoll_create", "epoll_create1",
-	"socketcall", "membarrier",
+	"socketcall", "membarrier", "connect",
 	NULL
 };
 
@@ -127,7 +142,8 @@ static const char *const sc_helper[] = {
  */
 static const char *const sc_sanitizers[] = {
 	"clone", "clone3", "ptrace", "wait4", "waitid", "prctl", "openat",
-	"open", "readlink", "readlinkat", "getdents64", "sched_getaffinity",
+	"open", "readlink", "readlinkat", "getdents", "getdents64",
+	"sched_getaffinity",
 	"prlimit64", "getrlimit", "tgkill", "tkill", "kill", "pipe2", "dup",
 	"dup2", "dup3", "uname", "sysinfo", "stat", "lstat", "access",
 	"faccessat", "getcwd", "set_robust_list", "rseq", "sched_yield",
@@ -175,6 +191,22 @@ sandbox_allow(scmp_filter_ctx ctx, const char *const *names)
 	}
 }
 
+/*
+ * glibc's syslog(3) reconnects to /dev/log when syslogd restarts: a Unix
+ * datagram socket and connect(2), nothing else.
+ */
+static void
+sandbox_allow_syslog(scmp_filter_ctx ctx)
+{
+	int	 rc;
+
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) < 0 ||
+	    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect),
+	    0)) < 0)
+		fatalx("seccomp_rule_add syslog: %s", strerror(-rc));
+}
+
 void
 sandbox_apply(enum sandbox_role role)
 {
@@ -212,6 +244,7 @@ sandbox_apply(enum sandbox_role role)
 		break;
 	case SANDBOX_WSD:
 		sandbox_allow(ctx, sc_wsd);
+		sandbox_allow_syslog(ctx);
 		/* libevent sizes its reads with FIONREAD; no other ioctl. */
 		if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),
 		    1, SCMP_A1(SCMP_CMP_EQ, FIONREAD))) < 0)
@@ -219,6 +252,7 @@ sandbox_apply(enum sandbox_role role)
 		break;
 	case SANDBOX_WORKER:
 		sandbox_allow(ctx, sc_worker);
+		sandbox_allow_syslog(ctx);
 		break;
 	}
 #ifdef GPIOWS_SANITIZERS

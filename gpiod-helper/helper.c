@@ -43,6 +43,7 @@ helper_signal(evutil_socket_t sig, short what, void *arg)
 		if (env->h_stopping)
 			return;
 		log_info("signal %d: stopping", (int)sig);
+		pins_safe(env);
 		proc_stop_all();
 		break;
 	case SIGHUP:
@@ -226,7 +227,7 @@ main(int argc, char *argv[])
 	proc_start_all();
 	event_base_dispatch(h.h_base);
 
-	pins_safe(&h);
+	pins_release(&h);
 	log_info("stopped");
 	proc_cleanup();
 	event_free(ev_term);

@@ -64,6 +64,7 @@ extern struct helper_env *env;
 /* pins.c */
 int	pins_setup(struct helper_env *, char *err, size_t errlen);
 void	pins_safe(struct helper_env *);
+void	pins_release(struct helper_env *);
 struct pin *pins_get(unsigned int index);
 /* pins_change: record a new value and tell every child. Returns its seq. */
 uint64_t pins_change(struct pin *, int value, uint64_t ts_us, uint32_t source,

@@ -73,7 +73,10 @@ pins_setup(struct helper_env *h, char *err, size_t errlen)
 	return 0;
 }
 
-/* At exit: outputs to their safe value, then every line released. */
+/*
+ * As the helper stops: outputs to their safe value, told to the children
+ * like any change so that clients see it before they are closed.
+ */
 void
 pins_safe(struct helper_env *h)
 {
@@ -82,16 +85,28 @@ pins_safe(struct helper_env *h)
 
 	for (i = 0; i < h->h_npins; i++) {
 		p = &h->h_pins[i];
-		if (p->p_conf->p_dir == PIN_OUTPUT && p->p_conf->p_safe != -1) {
-			if (p->p_chip->ch_ops->set(p->p_chip, p,
-			    p->p_conf->p_safe) == -1)
-				log_warn("pin %s: setting safe value",
-				    p->p_conf->p_name);
-			else
-				log_info("pin %s: safe value %d",
-				    p->p_conf->p_name, p->p_conf->p_safe);
+		if (p->p_conf->p_dir != PIN_OUTPUT || p->p_conf->p_safe == -1)
+			continue;
+		if (p->p_chip->ch_ops->set(p->p_chip, p,
+		    p->p_conf->p_safe) == -1) {
+			log_warn("pin %s: setting safe value %d",
+			    p->p_conf->p_name, p->p_conf->p_safe);
+			continue;
 		}
+		log_info("pin %s: safe value %d", p->p_conf->p_name,
+		    p->p_conf->p_safe);
+		if (p->p_value != p->p_conf->p_safe)
+			pins_change(p, p->p_conf->p_safe, pins_now_us(),
+			    IPC_SRC_SAFE, 0);
 	}
+}
+
+/* At exit: every line released, every chip closed. */
+void
+pins_release(struct helper_env *h)
+{
+	unsigned int	 i;
+
 	for (i = 0; i < h->h_npins; i++)
 		h->h_pins[i].p_chip->ch_ops->release(h->h_pins[i].p_chip,
 		    &h->h_pins[i]);

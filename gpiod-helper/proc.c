@@ -291,6 +291,9 @@ proc_sigchld(evutil_socket_t sig, short what, void *arg)
 		else if (!env->h_stopping)
 			log_warnx("%s[%d] exited with status %d: restarting it",
 			    c->c_name, (int)pid, WEXITSTATUS(status));
+		else if (WEXITSTATUS(status) != 0)
+			log_warnx("%s[%d] exited with status %d", c->c_name,
+			    (int)pid, WEXITSTATUS(status));
 		else
 			log_debug("%s[%d] exited", c->c_name, (int)pid);
 		c->c_pid = 0;
@@ -424,6 +427,8 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		proc_compromised(c, "field out of range", msg->hdr.type);
 		return -1;
 	}
+	if (env->h_stopping)
+		return 0;	/* outputs are at their safe values now */
 	proc_request(c, msg->hdr.type, msg->hdr.id, &req);
 	return c->c_chan == NULL ? -1 : 0;
 }
@@ -466,7 +471,11 @@ proc_kill_cb(evutil_socket_t fd, short what, void *arg)
 		}
 }
 
-/* SIGTERM to the children; SIGKILL for any still there after 2 s. */
+/*
+ * IPC_SHUTDOWN behind whatever is queued, so that the children pass on the
+ * last events (the safe values) before they go; SIGKILL for any still
+ * there after 2 s.
+ */
 void
 proc_stop_all(void)
 {
@@ -476,7 +485,9 @@ proc_stop_all(void)
 	env->h_stopping = 1;
 	for (i = 0; i < CHILD_MAX; i++) {
 		evtimer_del(children[i].c_restart);
-		if (children[i].c_pid > 0)
+		if (children[i].c_pid > 0 && children[i].c_chan != NULL)
+			proc_send(&children[i], IPC_SHUTDOWN, 0, NULL, 0, -1);
+		else if (children[i].c_pid > 0)
 			kill(children[i].c_pid, SIGTERM);
 	}
 	if (proc_running() == 0) {

@@ -87,8 +87,6 @@ ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return -1;
-	if (n == 0)
-		return 0;
 
 	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
@@ -102,6 +100,18 @@ ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
 				bad = 1;
 		} else
 			bad = 1;
+	}
+	if (n == 0 && nfds == 0) {
+		char	 c;
+
+		/*
+		 * recvmsg gives 0 both at EOF and for an empty datagram: at EOF
+		 * a peek gives 0 again, after an empty datagram it does not.
+		 */
+		if (recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			return 0;
+		errno = EBADMSG;
+		return -1;
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		bad = 1;
@@ -338,6 +348,8 @@ ipc_source_str(int source)
 		return "edge";
 	case IPC_SRC_INIT:
 		return "init";
+	case IPC_SRC_SAFE:
+		return "safe";
 	}
 	return "unknown";
 }

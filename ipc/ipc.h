@@ -51,6 +51,7 @@ enum ipc_type {
 	IPC_REPLY,		/* struct ipc_reply: answer to request hdr.id */
 	IPC_LISTENER,		/* struct ipc_listener + fd: a listening socket (wsd) */
 	IPC_PEER,		/* struct ipc_peer + fd: channel to the other child */
+	IPC_SHUTDOWN,		/* empty: finish what is queued and exit */
 
 	/* 200-299: child -> helper */
 	IPC_PIN_GET = 200,	/* struct ipc_pin_req */
@@ -80,7 +81,8 @@ enum ipc_source {
 	IPC_SRC_CLIENT = 0,
 	IPC_SRC_MISSION,	/* with the mission id */
 	IPC_SRC_EDGE,
-	IPC_SRC_INIT,		/* initial or safe value applied by the helper */
+	IPC_SRC_INIT,		/* initial value applied by the helper */
+	IPC_SRC_SAFE,		/* safe value applied as the helper stops */
 	IPC_SRC_MAX
 };
 

@@ -106,6 +106,9 @@ worker_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg,
 		log_debug("wsd channel, generation %u", peer.generation);
 		worker_send_missions(0);
 		return 0;
+	case IPC_SHUTDOWN:
+		event_base_loopbreak(kenv->k_base);
+		break;
 	default:
 		fatalx("helper sent unexpected message %u", msg->hdr.type);
 	}

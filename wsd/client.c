@@ -375,7 +375,7 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 		return;
 	}
 	if ((req = json_loadb((const char *)data, len,
-	    JSON_REJECT_DUPLICATES, &err)) == NULL) {
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err)) == NULL) {
 		client_reply_error(c, NULL, "bad_json",
 		    "invalid JSON at line %d column %d: %s", err.line,
 		    err.column, err.text);

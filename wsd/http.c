@@ -93,6 +93,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->c_state = CONN_HTTP;
+	wenv->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
 	/* A request head must be complete in time (slowloris). */
@@ -163,17 +164,25 @@ http_response(struct conn *c, int status, const char *reason,
 		evbuffer_add(out, body, len);
 }
 
+/*
+ * An error response.  After most errors the rest of the input cannot be
+ * trusted to start a request, so the connection closes; a 404 is a
+ * well-formed request and keeps a keep-alive connection open.
+ */
 static void
 http_error(struct conn *c, int status, const char *reason, const char *extra)
 {
 	char	 body[128];
 
 	snprintf(body, sizeof(body), "%d %s\n", status, reason);
-	c->c_keepalive = 0;
+	if (status != 404)
+		c->c_keepalive = 0;
 	http_response(c, status, reason, extra, "text/plain; charset=utf-8",
 	    body, 0);
-	c->c_state = CONN_CLOSING;
-	bufferevent_disable(c->c_bev, EV_READ);
+	if (!c->c_keepalive) {
+		c->c_state = CONN_CLOSING;
+		bufferevent_disable(c->c_bev, EV_READ);
+	}
 }
 
 static void
@@ -291,6 +300,8 @@ conn_free(struct conn *c)
 	ws_parser_free(&c->c_ws);
 	bufferevent_free(c->c_bev);
 	free(c);
+	if (--wenv->w_nconns == 0 && wenv->w_stopping)
+		event_base_loopbreak(wenv->w_base);
 }
 
 static void

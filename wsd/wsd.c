@@ -22,6 +22,8 @@
 
 struct wsd_env	*wenv;
 
+static void	wsd_shutdown(void);
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -169,12 +171,38 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 			fatal("worker channel");
 		log_debug("worker channel, generation %u", peer.generation);
 		return 0;
+	case IPC_SHUTDOWN:
+		if (!ipc_check_size(msg, 0))
+			fatalx("helper sent a bad shutdown");
+		wsd_shutdown();
+		break;
 	default:
 		fatalx("helper sent unexpected message %u", msg->hdr.type);
 	}
 	if (msg->fd != -1)
 		close(msg->fd);
 	return 0;
+}
+
+/*
+ * The helper is stopping: no new clients, every client closed with 1001
+ * after what is already queued for it, then exit (at most 1 s later).
+ */
+static void
+wsd_shutdown(void)
+{
+	struct conn	*c, *tmp;
+	struct timeval	 tv = { 1, 0 };
+
+	log_debug("shutting down");
+	http_free_listeners();
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
+		conn_close(c, WS_CLOSE_GOING_AWAY, "gpiows is stopping");
+	wenv->w_stopping = 1;
+	if (wenv->w_nconns == 0)
+		event_base_loopbreak(wenv->w_base);
+	else
+		event_base_loopexit(wenv->w_base, &tv);
 }
 
 static void

@@ -60,6 +60,8 @@ struct wsd_env {
 	json_t			*w_missions;	/* the worker's last list */
 	struct connlist		 w_clients;
 	unsigned int		 w_nclients;
+	unsigned int		 w_nconns;	/* every connection, HTTP too */
+	int			 w_stopping;	/* closing every client, then exit */
 };
 
 extern struct wsd_env *wenv;

@@ -1,0 +1,99 @@
+"""wsd's HTTP side: the dashboard files, status codes, no escape from www."""
+import socket
+
+from gpiows_test import Gpiows, Tap
+
+t = Tap()
+
+
+def http(port, raw, timeout=5):
+    """Send raw bytes, return (status, headers dict, body) of the first response."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(raw)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1]) if lines[0] else None
+    hdrs = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    n = int(hdrs.get("content-length", "0"))
+    if not raw.startswith(b"HEAD"):
+        while len(body) < n:
+            d = s.recv(65536)
+            if not d:
+                break
+            body += d
+    s.close()
+    return status, hdrs, body
+
+
+def get(port, path, extra=""):
+    return http(port, ("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (path, extra)).encode())
+
+
+with Gpiows() as g:
+    p = g.port
+    index = open(g.www + "/index.html", "rb").read()
+    st, h, body = get(p, "/")
+    t.eq(st, 200, "GET / is 200")
+    t.eq(body, index, "GET / serves index.html")
+    t.eq(h.get("content-type"), "text/html; charset=utf-8", "Content-Type of html")
+    t.eq(h.get("content-length"), str(len(index)), "Content-Length is the file's size")
+    t.ok("last-modified" in h, "Last-Modified is sent")
+    st, h2, body = http(p, b"HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+    t.eq((st, body, h2.get("content-length")), (200, b"", str(len(index))), "HEAD: headers, no body")
+    st, _, _ = get(p, "/", "If-Modified-Since: %s\r\n" % h["last-modified"])
+    t.eq(st, 304, "If-Modified-Since the same date: 304")
+    t.eq(get(p, "/nosuch.html")[0], 404, "a missing file: 404")
+    t.eq(get(p, "/../../../../etc/passwd")[0], 400, "../ in the path: refused")
+    t.eq(get(p, "/%2e%2e/%2e%2e/etc/passwd")[0], 400, "percent-encoded ../: refused")
+    t.eq(get(p, "/x%00y")[0], 400, "an encoded NUL: refused")
+    st, h, _ = http(p, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    t.eq((st, h.get("allow")), (405, "GET, HEAD"), "POST: 405 with Allow")
+    t.eq(http(p, b"GARBAGE\r\n\r\n")[0], 400, "a malformed request line: 400")
+    t.eq(http(p, b"GET / HTTP/1.1\r\n Folded: x\r\n\r\n")[0], 400, "obsolete header folding: 400")
+    st, h, _ = get(p, "/ws")
+    t.eq(st, 426, "GET /ws without an upgrade: 426")
+    st, h, _ = get(p, "/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n")
+    t.eq((st, h.get("sec-websocket-version")), (426, "13"), "WebSocket version 8: 426 naming 13")
+    st, h, _ = get(p, "/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n")
+    t.eq(st, 400, "a bad Sec-WebSocket-Key: 400")
+    st, h, _ = get(p, "/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+    t.eq((st, h.get("sec-websocket-accept")), (101, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+         "the upgrade: 101 with RFC 6455's accept value")
+    st, _, _ = get(p, "/", "X-Big: %s\r\n" % ("a" * 9000))
+    t.eq(st, 431, "a head over 8 KiB: 431")
+
+    # Keep-alive: two requests on one connection.
+    s = socket.create_connection(("127.0.0.1", p), timeout=5)
+    s.sendall(b"GET /nosuch HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(index):
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    t.ok(data.startswith(b"HTTP/1.1 404") and b"HTTP/1.1 200" in data and data.endswith(index),
+         "keep-alive: two responses on one connection")
+
+    # Slowloris: a head that never completes is dropped.
+    s = socket.create_connection(("127.0.0.1", p), timeout=20)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    try:
+        gone = s.recv(100) == b""
+    except (socket.timeout, ConnectionResetError):
+        gone = False
+    s.close()
+    t.ok(gone, "an unfinished request head is dropped after the timeout")
+t.done()

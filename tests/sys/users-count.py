@@ -1,0 +1,40 @@
+"""`users` goes 1, 2, 1 as clients come and go."""
+import asyncio
+from gpiows_test import Client, Gpiows, Tap
+
+t = Tap()
+
+
+def users(msgs):
+    return [m["count"] for m in msgs if m.get("type") == "users"]
+
+
+async def main(g):
+    a = await Client.connect(g)
+    t.eq(a.hello["users"], 1, "first client's hello: users 1")
+    await a.quiet(0.3)
+    b = await Client.connect(g)
+    t.eq(b.hello["users"], 2, "second client's hello: users 2")
+    m = await a.wait_for(lambda m: m.get("type") == "users")
+    t.eq(m["count"], 2, "first client is told: users 2")
+    await b.close()
+    m = await a.wait_for(lambda m: m.get("type") == "users")
+    t.eq(m["count"], 1, "after the second leaves: users 1")
+    t.eq(users(a.seen), [1, 2, 1], "the first client saw 1, 2, 1")
+
+    # Many at once: each client gets its count, and the last word is right.
+    many = [await Client.connect(g) for _ in range(20)]
+    m = await a.wait_for(lambda m: m.get("type") == "users" and m["count"] == 21, 3)
+    t.eq(m["count"], 21, "21 clients counted")
+    for c in many:
+        await c.close()
+    m = await a.wait_for(lambda m: m.get("type") == "users" and m["count"] == 1, 3)
+    t.eq(m["count"], 1, "back to 1 when they have gone")
+    n = len(users(a.seen))
+    t.ok(n <= 3 + 40, "no more than one users message per come or go (%d)" % n)
+    await a.close()
+
+
+with Gpiows() as g:
+    asyncio.run(main(g))
+t.done()
