@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include <seccomp.h>
 
+#include "ipc.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -62,6 +64,66 @@ sandbox_drop(const char *root, uid_t uid, gid_t gid)
 	if (prctl(PR_SET_DUMPABLE, 1) == -1)
 		fatal("prctl PR_SET_DUMPABLE");
 #endif
+}
+
+static void __attribute__((noreturn))
+child_usage(const char *name)
+{
+	fprintf(stderr, "usage: %s [-dv] [-u uid -g gid] -r dir\n", name);
+	exit(1);
+}
+
+/* A uid or gid: decimal, below (uid_t)-1, which means "no change". */
+static unsigned int
+child_id(const char *s, const char *name)
+{
+	char		*end;
+	unsigned long	 v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v >= (unsigned int)-1)
+		child_usage(name);
+	return (unsigned int)v;
+}
+
+void
+sandbox_child_opts(int argc, char *argv[], const char *name,
+    struct child_opts *o)
+{
+	int	 ch, given = 0;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt(argc, argv, "dg:r:u:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			o->co_foreground = 1;
+			break;
+		case 'g':
+			o->co_gid = child_id(optarg, name);
+			given |= 2;
+			break;
+		case 'r':
+			o->co_root = optarg;
+			break;
+		case 'u':
+			o->co_uid = child_id(optarg, name);
+			given |= 1;
+			break;
+		case 'v':
+			o->co_verbose++;
+			break;
+		default:
+			child_usage(name);
+		}
+	}
+	if (optind != argc || o->co_root == NULL || (given != 0 && given != 3))
+		child_usage(name);
+	o->co_drop = given == 3;
+	if (fcntl(IPC_CHILD_FD, F_GETFD) == -1)
+		fatalx("no channel on fd %d: %s is started by gpiod-helper",
+		    IPC_CHILD_FD, name);
 }
 
 void

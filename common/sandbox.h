@@ -39,4 +39,22 @@ void	sandbox_apply(enum sandbox_role);
  */
 void	sandbox_parent_death(pid_t ppid);
 
+/* What gpiod-helper tells a child on its command line. */
+struct child_opts {
+	int		 co_foreground;	/* -d: log to stderr */
+	int		 co_verbose;	/* -v */
+	int		 co_drop;	/* -u and -g given: drop to them */
+	uid_t		 co_uid;
+	gid_t		 co_gid;
+	const char	*co_root;	/* -r: the directory it is confined to */
+};
+
+/*
+ * sandbox_child_opts: parse "[-dv] [-u uid -g gid] -r dir" into opts,
+ * printing usage (with name) and exiting on anything else; also checks
+ * that the helper's channel is open on IPC_CHILD_FD.
+ */
+void	sandbox_child_opts(int argc, char *argv[], const char *name,
+	    struct child_opts *opts);
+
 #endif

@@ -134,7 +134,7 @@ main(int argc, char *argv[])
 	struct stat		 st;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	const char		*conffile = GPIOWS_SYSCONFDIR "/gpiows/gpiows.conf";
-	char			 err[512];
+	char			 err[512], *child_path[CHILD_MAX];
 	int			 ch, noaction = 0;
 	unsigned int		 i;
 
@@ -194,9 +194,13 @@ main(int argc, char *argv[])
 	} else
 		log_warnx("not started as root: wsd and the worker run as "
 		    "uid %u without the privilege drop", (unsigned)getuid());
-	for (i = 0; i < CHILD_MAX; i++)
-		if (access(h.h_child_path[i], X_OK) == -1)
+	/* Absolute, since daemon() changes to "/". */
+	for (i = 0; i < CHILD_MAX; i++) {
+		if ((child_path[i] = realpath(h.h_child_path[i], NULL)) == NULL ||
+		    access(child_path[i], X_OK) == -1)
 			fatal("%s", h.h_child_path[i]);
+		h.h_child_path[i] = child_path[i];
+	}
 	if (stat(h.h_conf->cf_www, &st) == -1 || !S_ISDIR(st.st_mode))
 		fatalx("%s: www %s: not a readable directory", conffile,
 		    h.h_conf->cf_www);
@@ -237,6 +241,8 @@ main(int argc, char *argv[])
 		close(h.h_listen_fds[i]);
 	free(h.h_listen_fds);
 	free(h.h_listen_info);
+	for (i = 0; i < CHILD_MAX; i++)
+		free(child_path[i]);
 	free(h.h_pins);
 	free(h.h_chips);
 	event_base_free(h.h_base);

@@ -163,6 +163,12 @@ proc_exec(struct child *c, int sock)
 	int		 argc = 0;
 	sigset_t	 set;
 
+	/*
+	 * A process group of its own: a terminal's Ctrl-C reaches only the
+	 * helper, which then stops the children in order.
+	 */
+	if (setpgid(0, 0) == -1)
+		_exit(127);
 	/* dup2 onto the same number would keep FD_CLOEXEC. */
 	if (sock == IPC_CHILD_FD) {
 		if (fcntl(sock, F_SETFD, 0) == -1)

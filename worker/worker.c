@@ -31,13 +31,6 @@ struct worker_env {
 
 static struct worker_env	*kenv;
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: gpiows-worker [-dv] [-u uid -g gid] -r journal\n");
-	exit(1);
-}
-
 static void
 worker_send_missions(uint32_t id)
 {
@@ -128,51 +121,21 @@ main(int argc, char *argv[])
 {
 	struct worker_env	 k;
 	struct event		*ev_term;
-	const char		*root = NULL;
-	uid_t			 uid = 0;
-	gid_t			 gid = 0;
-	int			 ch, foreground = 0, verbose = 0, drop = 0;
+	struct child_opts	 o;
 	pid_t			 ppid = getppid();
 
 	memset(&k, 0, sizeof(k));
 	kenv = &k;
 	log_procname("worker");
 	log_init(1, 0);
-	while ((ch = getopt(argc, argv, "dg:r:u:v")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'g':
-			gid = strtoul(optarg, NULL, 10);
-			drop |= 2;
-			break;
-		case 'r':
-			root = optarg;
-			break;
-		case 'u':
-			uid = strtoul(optarg, NULL, 10);
-			drop |= 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || root == NULL || (drop != 0 && drop != 3))
-		usage();
-	log_init(foreground, verbose);
-	if (fcntl(IPC_CHILD_FD, F_GETFD) == -1)
-		fatalx("no channel on fd %d: the worker is started by "
-		    "gpiod-helper", IPC_CHILD_FD);
+	sandbox_child_opts(argc, argv, "gpiows-worker", &o);
+	log_init(o.co_foreground, o.co_verbose);
 
 	json_object_seed(0);
 	if ((k.k_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (drop)
-		sandbox_drop(root, uid, gid);
+	if (o.co_drop)
+		sandbox_drop(o.co_root, o.co_uid, o.co_gid);
 	sandbox_parent_death(ppid);
 	sandbox_apply(SANDBOX_WORKER);
 

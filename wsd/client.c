@@ -455,6 +455,10 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply",
 			    "ok", 1, "pin", wenv->w_pins[p->p_pin].wp_info.name,
 			    "value", rep->value);
+			/* The event the request caused, when it caused one. */
+			if (msg != NULL && rep->seq != 0)
+				json_object_set_new(msg, "seq",
+				    json_integer((json_int_t)rep->seq));
 			if (msg != NULL) {
 				if (p->p_id != NULL)
 					json_object_set(msg, "id", p->p_id);
@@ -477,6 +481,13 @@ client_worker_missions(uint32_t id, const char *data, size_t len)
 	    !json_is_array(list)) {
 		log_warnx("worker sent a bad mission list");
 		json_decref(list);
+		if (id != 0 && (p = pending_find(id, REQ_MISSIONS)) != NULL) {
+			if (p->p_conn != NULL)
+				client_reply_error(p->p_conn, p->p_id,
+				    "internal", "the mission worker answered "
+				    "with a malformed list");
+			pending_free(p);
+		}
 		return;
 	}
 	if (id == 0) {

@@ -32,9 +32,7 @@
 #include "log.h"
 #include "wsd.h"
 
-#define HTTP_MAX_LISTENERS	16
-
-static struct evconnlistener	*listeners[HTTP_MAX_LISTENERS];
+static struct evconnlistener	**listeners;
 static unsigned int		 nlisteners;
 
 struct http_req {
@@ -72,6 +70,36 @@ static const struct ws_callbacks ws_cb = {
 	.on_close = ws_on_close,
 };
 
+static time_t
+conn_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * A request head must be complete by its deadline, however slowly its
+ * bytes trickle in (slowloris): the read timeout is what is left of it.
+ */
+static int
+conn_head_deadline(struct conn *c)
+{
+	struct timeval	 tv = { 0, 0 };
+	time_t		 left = c->c_deadline - conn_now();
+
+	if (left <= 0) {
+		log_debug("request head not complete in %d s: dropped",
+		    WSD_HEAD_TIMEOUT);
+		conn_drop(c);
+		return -1;
+	}
+	tv.tv_sec = left;
+	bufferevent_set_timeouts(c->c_bev, &tv, NULL);
+	return 0;
+}
+
 static void
 conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -93,6 +121,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->c_state = CONN_HTTP;
+	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 	wenv->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
@@ -111,13 +140,14 @@ listen_error(struct evconnlistener *l, void *arg)
 int
 http_listen(int fd)
 {
-	struct evconnlistener	*l;
+	struct evconnlistener	*l, **nl;
 
-	if (nlisteners >= HTTP_MAX_LISTENERS) {
+	if ((nl = reallocarray(listeners, nlisteners + 1,
+	    sizeof(*nl))) == NULL) {
 		close(fd);
-		errno = ENFILE;
 		return -1;
 	}
+	listeners = nl;
 	evutil_make_socket_nonblocking(fd);
 	l = evconnlistener_new(wenv->w_base, conn_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);	/* already listening */
@@ -137,6 +167,8 @@ http_free_listeners(void)
 
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i]);
+	free(listeners);
+	listeners = NULL;
 	nlisteners = 0;
 }
 
@@ -178,7 +210,7 @@ http_error(struct conn *c, int status, const char *reason, const char *extra)
 	if (status != 404)
 		c->c_keepalive = 0;
 	http_response(c, status, reason, extra, "text/plain; charset=utf-8",
-	    body, 0);
+	    body, c->c_head);
 	if (!c->c_keepalive) {
 		c->c_state = CONN_CLOSING;
 		bufferevent_disable(c->c_bev, EV_READ);
@@ -600,6 +632,20 @@ www_open(const char *path)
 	return fd;
 }
 
+/* If-Modified-Since: the file is not newer than the date the client has. */
+static int
+http_not_modified(const char *since, time_t mtime)
+{
+	struct tm	 tm;
+	const char	*end;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(since, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
+	    *end != '\0')
+		return 0;
+	return mtime <= timegm(&tm);
+}
+
 static void
 http_file(struct conn *c, struct http_req *r)
 {
@@ -625,7 +671,7 @@ http_file(struct conn *c, struct http_req *r)
 	gmtime_r(&st.st_mtime, &tm);
 	strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	if (r->if_modified_since != NULL &&
-	    strcmp(r->if_modified_since, lastmod) == 0) {
+	    http_not_modified(r->if_modified_since, st.st_mtime)) {
 		close(fd);
 		evbuffer_add_printf(out, "HTTP/1.1 304 Not Modified\r\n"
 		    "Server: gpiows\r\nLast-Modified: %s\r\n"
@@ -701,6 +747,8 @@ http_request(struct conn *c)
 		if (evbuffer_get_length(in) > WSD_MAX_HEAD)
 			http_error(c, 431, "Request Header Fields Too Large",
 			    NULL);
+		else
+			conn_head_deadline(c);
 		return 0;
 	}
 	len = pos.pos + 4;
@@ -720,6 +768,8 @@ http_request(struct conn *c)
 		return 0;
 	}
 	c->c_keepalive = r.minor >= 1;
+	c->c_head = strcmp(r.method, "HEAD") == 0;
+	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 	if (r.connection != NULL) {
 		if (header_has_token(r.connection, "close"))
 			c->c_keepalive = 0;

@@ -24,13 +24,6 @@ struct wsd_env	*wenv;
 
 static void	wsd_shutdown(void);
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: wsd [-dv] [-u uid -g gid] -r www\n");
-	exit(1);
-}
-
 struct wsd_pin *
 wsd_pin_find(const char *name)
 {
@@ -216,10 +209,7 @@ main(int argc, char *argv[])
 {
 	struct wsd_env	 w;
 	struct event	*ev_term;
-	const char	*root = NULL, *errstr;
-	uid_t		 uid = 0;
-	gid_t		 gid = 0;
-	int		 ch, foreground = 0, verbose = 0, drop = 0;
+	struct child_opts o;
 	pid_t		 ppid = getppid();
 
 	memset(&w, 0, sizeof(w));
@@ -227,45 +217,18 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&w.w_clients);
 	log_procname("wsd");
 	log_init(1, 0);
-	while ((ch = getopt(argc, argv, "dg:r:u:v")) != -1) {
-		switch (ch) {
-		case 'd':
-			foreground = 1;
-			break;
-		case 'g':
-			gid = strtoul(optarg, NULL, 10);
-			drop |= 2;
-			break;
-		case 'r':
-			root = optarg;
-			break;
-		case 'u':
-			uid = strtoul(optarg, NULL, 10);
-			drop |= 1;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || root == NULL || (drop != 0 && drop != 3))
-		usage();
-	(void)errstr;
-	log_init(foreground, verbose);
-	if (fcntl(IPC_CHILD_FD, F_GETFD) == -1)
-		fatalx("no channel on fd %d: wsd is started by gpiod-helper",
-		    IPC_CHILD_FD);
+	sandbox_child_opts(argc, argv, "wsd", &o);
+	log_init(o.co_foreground, o.co_verbose);
 
 	/* Before the sandbox: what needs files or randomness. */
-	if ((w.w_wwwfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		fatal("www %s", root);
+	if ((w.w_wwwfd = open(o.co_root, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		fatal("www %s", o.co_root);
 	json_object_seed(0);
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (drop)
-		sandbox_drop(root, uid, gid);
+	if (o.co_drop)
+		sandbox_drop(o.co_root, o.co_uid, o.co_gid);
 	sandbox_parent_death(ppid);
 	sandbox_apply(SANDBOX_WSD);
 

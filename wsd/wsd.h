@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -37,6 +38,8 @@ struct conn {
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	int			 c_keepalive;
+	int			 c_head;	/* the request is a HEAD */
+	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
 	struct ws_parser	 c_ws;
 };

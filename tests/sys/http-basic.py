@@ -1,5 +1,6 @@
 """wsd's HTTP side: the dashboard files, status codes, no escape from www."""
 import socket
+import time
 
 from gpiows_test import Gpiows, Tap
 
@@ -96,4 +97,22 @@ with Gpiows() as g:
         gone = False
     s.close()
     t.ok(gone, "an unfinished request head is dropped after the timeout")
+
+    # A head trickled in a byte a second is dropped at the same deadline:
+    # the timeout does not restart with every byte.
+    s = socket.create_connection(("127.0.0.1", p), timeout=5)
+    start = time.monotonic()
+    sent = 0
+    try:
+        for ch in b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 60:
+            s.sendall(bytes([ch]))
+            sent += 1
+            time.sleep(0.5)
+            if time.monotonic() - start > 25:
+                break
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    elapsed = time.monotonic() - start
+    s.close()
+    t.ok(elapsed < 15, "a trickled head is dropped at its deadline (%.1f s, %d bytes)" % (elapsed, sent))
 t.done()
