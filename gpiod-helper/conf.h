@@ -83,6 +83,15 @@ struct gpiows_conf {
  */
 struct gpiows_conf	*conf_parse(const char *path);
 void			 conf_free(struct gpiows_conf *);
+/* conf_same_listens: do a and b listen on the same addresses and ports? */
+int			 conf_same_listens(const struct gpiows_conf *a,
+			    const struct gpiows_conf *b);
+/*
+ * conf_swap_settings: exchange the settings a reload cannot apply (listen,
+ * user, www, journal) between a and b.
+ */
+void			 conf_swap_settings(struct gpiows_conf *a,
+			    struct gpiows_conf *b);
 /* conf_keywords: NULL-terminated list of every keyword of the grammar. */
 const char * const	*conf_keywords(void);
 

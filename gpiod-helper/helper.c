@@ -34,6 +34,27 @@ usage(void)
 	exit(1);
 }
 
+/*
+ * SIGHUP: read the file again; with an error anywhere in it, keep running
+ * as before (the errors are logged with their lines).
+ */
+static void
+helper_reload(void)
+{
+	struct gpiows_conf	*conf;
+
+	if (env->h_stopping)
+		return;
+	log_info("SIGHUP: reloading %s", env->h_conf->cf_path);
+	if ((conf = conf_parse(env->h_conf->cf_path)) == NULL) {
+		log_warnx("%s: not reloaded: the running configuration stays",
+		    env->h_conf->cf_path);
+		return;
+	}
+	pins_reload(env, conf);
+	proc_send_tables();
+}
+
 static void
 helper_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -47,8 +68,7 @@ helper_signal(evutil_socket_t sig, short what, void *arg)
 		proc_stop_all();
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: configuration reload is not supported yet; "
-		    "restart gpiows to apply changes");
+		helper_reload();
 		break;
 	}
 }
@@ -243,8 +263,6 @@ main(int argc, char *argv[])
 	free(h.h_listen_info);
 	for (i = 0; i < CHILD_MAX; i++)
 		free(child_path[i]);
-	free(h.h_pins);
-	free(h.h_chips);
 	event_base_free(h.h_base);
 	conf_free(h.h_conf);
 	return 0;

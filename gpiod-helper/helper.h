@@ -42,10 +42,11 @@ enum child_role {
 struct helper_env {
 	struct gpiows_conf *h_conf;
 	struct event_base *h_base;
-	struct chip	*h_chips;
+	struct chip	**h_chips;
 	unsigned int	 h_nchips;
-	struct pin	*h_pins;
+	struct pin	**h_pins;	/* in the order of the file */
 	unsigned int	 h_npins;
+	uint32_t	 h_generation;	/* of the pin table: +1 per reload */
 	uint64_t	 h_seq;		/* last seq assigned */
 	int		 h_foreground;
 	int		 h_verbose;
@@ -63,6 +64,7 @@ extern struct helper_env *env;
 
 /* pins.c */
 int	pins_setup(struct helper_env *, char *err, size_t errlen);
+void	pins_reload(struct helper_env *, struct gpiows_conf *);
 void	pins_safe(struct helper_env *);
 void	pins_release(struct helper_env *);
 struct pin *pins_get(unsigned int index);
@@ -80,6 +82,8 @@ void	proc_start_all(void);
 void	proc_stop_all(void);
 /* proc_broadcast: send a message to every running child. */
 void	proc_broadcast(uint16_t type, const void *data, size_t len);
+/* proc_send_tables: the (reloaded) pin table to every running child. */
+void	proc_send_tables(void);
 int	proc_running(void);
 void	proc_cleanup(void);
 

@@ -1199,3 +1199,41 @@ conf_free(struct gpiows_conf *cf)
 	free(cf->cf_journal);
 	free(cf);
 }
+
+int
+conf_same_listens(const struct gpiows_conf *a, const struct gpiows_conf *b)
+{
+	const struct conf_listen	*la, *lb;
+
+	for (la = TAILQ_FIRST(&a->cf_listens), lb = TAILQ_FIRST(&b->cf_listens);
+	    la != NULL && lb != NULL;
+	    la = TAILQ_NEXT(la, l_entry), lb = TAILQ_NEXT(lb, l_entry))
+		if (strcmp(la->l_addr, lb->l_addr) != 0 ||
+		    la->l_port != lb->l_port || la->l_tls != lb->l_tls)
+			return 0;
+	return la == NULL && lb == NULL;
+}
+
+void
+conf_swap_settings(struct gpiows_conf *a, struct gpiows_conf *b)
+{
+	struct conf_listen	*l;
+	char			*s;
+	TAILQ_HEAD(, conf_listen) tmp = TAILQ_HEAD_INITIALIZER(tmp);
+
+	s = a->cf_user, a->cf_user = b->cf_user, b->cf_user = s;
+	s = a->cf_www, a->cf_www = b->cf_www, b->cf_www = s;
+	s = a->cf_journal, a->cf_journal = b->cf_journal, b->cf_journal = s;
+	while ((l = TAILQ_FIRST(&a->cf_listens)) != NULL) {
+		TAILQ_REMOVE(&a->cf_listens, l, l_entry);
+		TAILQ_INSERT_TAIL(&tmp, l, l_entry);
+	}
+	while ((l = TAILQ_FIRST(&b->cf_listens)) != NULL) {
+		TAILQ_REMOVE(&b->cf_listens, l, l_entry);
+		TAILQ_INSERT_TAIL(&a->cf_listens, l, l_entry);
+	}
+	while ((l = TAILQ_FIRST(&tmp)) != NULL) {
+		TAILQ_REMOVE(&tmp, l, l_entry);
+		TAILQ_INSERT_TAIL(&b->cf_listens, l, l_entry);
+	}
+}

@@ -2,6 +2,10 @@
  * The pin table: the helper's single source of truth for every configured
  * pin, and the sequence of changes (seq) that clients use to tell what they
  * missed.  Every change goes to every child as an IPC_PIN_EVENT.
+ *
+ * Pins and chips are allocated one by one and never move: backends keep
+ * pointers to them (event callbacks, the sim's lines), and a reload keeps
+ * the pins it does not change exactly where they are.
  */
 #include "config.h"
 
@@ -22,55 +26,252 @@ pins_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int
-pins_setup(struct helper_env *h, char *err, size_t errlen)
+/* Same hardware: a chip can be kept across a reload. */
+static int
+chip_same(const struct conf_chip *a, const struct conf_chip *b)
 {
-	struct conf_chip	*cc;
-	struct conf_pin		*cp;
-	struct pin		*p;
-	unsigned int		 i;
-	char			 msg[256];
+	if (strcmp(a->c_name, b->c_name) != 0 ||
+	    a->c_simulated != b->c_simulated)
+		return 0;
+	if (a->c_simulated)
+		return a->c_nlines == b->c_nlines;
+	return strcmp(a->c_locator, b->c_locator) == 0;
+}
 
-	TAILQ_FOREACH(cc, &h->h_conf->cf_chips, c_entry)
-		h->h_nchips++;
-	if ((h->h_chips = calloc(h->h_nchips + 1, sizeof(*h->h_chips))) == NULL ||
-	    (h->h_pins = calloc(h->h_conf->cf_npins + 1,
-	    sizeof(*h->h_pins))) == NULL) {
+/* Same line, requested the same way (initial and safe may differ). */
+static int
+pin_same(const struct conf_pin *a, const struct conf_pin *b)
+{
+	return strcmp(a->p_name, b->p_name) == 0 &&
+	    chip_same(a->p_chip, b->p_chip) &&
+	    a->p_offset == b->p_offset &&
+	    (a->p_line_name == NULL) == (b->p_line_name == NULL) &&
+	    (a->p_line_name == NULL ||
+	    strcmp(a->p_line_name, b->p_line_name) == 0) &&
+	    a->p_dir == b->p_dir && a->p_edge == b->p_edge &&
+	    a->p_bias == b->p_bias && a->p_active_low == b->p_active_low;
+}
+
+static struct chip *
+chip_find(struct chip **chips, unsigned int n, const struct conf_chip *cc)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < n; i++)
+		if (chips[i] != NULL && chip_same(chips[i]->ch_conf, cc))
+			return chips[i];
+	return NULL;
+}
+
+static int
+pin_request(struct helper_env *h, struct pin *p, char *err, size_t errlen)
+{
+	char	 msg[256];
+
+	p->p_offset = p->p_conf->p_offset < 0 ? 0 :
+	    (unsigned int)p->p_conf->p_offset;
+	p->p_source = IPC_SRC_INIT;
+	if (p->p_chip->ch_ops->request(p->p_chip, p, h->h_base, msg,
+	    sizeof(msg)) == -1) {
+		snprintf(err, errlen, "%s:%d: pin %s: %s", h->h_conf->cf_path,
+		    p->p_conf->p_lineno, p->p_conf->p_name, msg);
+		return -1;
+	}
+	p->p_ts = pins_now_us();
+	log_debug("pin %s: chip %s line %u %s, value %d", p->p_conf->p_name,
+	    p->p_chip->ch_conf->c_name, p->p_offset,
+	    p->p_conf->p_dir == PIN_OUTPUT ? "output" : "input", p->p_value);
+	return 0;
+}
+
+/* An output that goes away goes to its safe value first. */
+static void
+pin_retire(struct pin *p, int safe)
+{
+	if (safe && p->p_conf->p_dir == PIN_OUTPUT && p->p_conf->p_safe != -1 &&
+	    p->p_chip->ch_ops->set(p->p_chip, p, p->p_conf->p_safe) == -1)
+		log_warn("pin %s: setting safe value", p->p_conf->p_name);
+	p->p_chip->ch_ops->release(p->p_chip, p);
+	free(p);
+}
+
+/*
+ * Build the chips and pins of conf, keeping from the current table every
+ * chip and pin that conf leaves as it was.  With keep_going (a reload), a
+ * chip or pin that cannot be had is logged and left out; at start it is
+ * fatal to the caller.
+ */
+static int
+pins_build(struct helper_env *h, struct gpiows_conf *conf, int keep_going,
+    char *err, size_t errlen)
+{
+	struct chip		**chips, *ch;
+	struct pin		**pins, *p;
+	struct conf_chip	 *cc;
+	struct conf_pin		 *cp;
+	unsigned int		  nchips = 0, npins = 0, i, j;
+	char			  msg[256];
+
+	TAILQ_FOREACH(cc, &conf->cf_chips, c_entry)
+		nchips++;
+	chips = calloc(nchips + 1, sizeof(*chips));
+	pins = calloc(conf->cf_npins + 1, sizeof(*pins));
+	if (chips == NULL || pins == NULL) {
+		free(chips);
+		free(pins);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	i = 0;
-	TAILQ_FOREACH(cc, &h->h_conf->cf_chips, c_entry) {
-		if (chip_open(&h->h_chips[i], cc, msg, sizeof(msg)) == -1) {
-			snprintf(err, errlen, "%s:%d: %s", h->h_conf->cf_path,
-			    cc->c_lineno, msg);
-			return -1;
-		}
-		i++;
-	}
 
-	TAILQ_FOREACH(cp, &h->h_conf->cf_pins, p_entry) {
-		p = &h->h_pins[h->h_npins];
-		p->p_index = h->h_npins;
-		p->p_conf = cp;
-		for (i = 0; i < h->h_nchips; i++)
-			if (h->h_chips[i].ch_conf == cp->p_chip)
-				p->p_chip = &h->h_chips[i];
-		p->p_offset = cp->p_offset < 0 ? 0 : (unsigned int)cp->p_offset;
-		p->p_source = IPC_SRC_INIT;
-		if (p->p_chip->ch_ops->request(p->p_chip, p, h->h_base, msg,
-		    sizeof(msg)) == -1) {
-			snprintf(err, errlen, "%s:%d: pin %s: %s",
-			    h->h_conf->cf_path, cp->p_lineno, cp->p_name, msg);
-			return -1;
+	/* Pins that stay, before anything is released or requested. */
+	TAILQ_FOREACH(cp, &conf->cf_pins, p_entry) {
+		for (j = 0; j < h->h_npins; j++) {
+			p = h->h_pins[j];
+			if (p != NULL && pin_same(p->p_conf, cp)) {
+				p->p_conf = cp;
+				p->p_index = npins;
+				pins[npins++] = p;
+				h->h_pins[j] = NULL;
+				break;
+			}
 		}
-		p->p_ts = pins_now_us();
-		h->h_npins++;
-		log_debug("pin %s: chip %s line %u %s, value %d", cp->p_name,
-		    p->p_chip->ch_conf->c_name, p->p_offset,
-		    cp->p_dir == PIN_OUTPUT ? "output" : "input", p->p_value);
 	}
+	/* The pins that go: released, so that their lines are free. */
+	for (j = 0; j < h->h_npins; j++)
+		if (h->h_pins[j] != NULL) {
+			log_info("pin %s: removed", h->h_pins[j]->p_conf->p_name);
+			pin_retire(h->h_pins[j], 1);
+			h->h_pins[j] = NULL;
+		}
+
+	nchips = 0;
+	TAILQ_FOREACH(cc, &conf->cf_chips, c_entry) {
+		if ((ch = chip_find(h->h_chips, h->h_nchips, cc)) != NULL) {
+			for (j = 0; j < h->h_nchips; j++)
+				if (h->h_chips[j] == ch)
+					h->h_chips[j] = NULL;
+			ch->ch_conf = cc;
+			chips[nchips++] = ch;
+			continue;
+		}
+		if ((ch = calloc(1, sizeof(*ch))) == NULL ||
+		    chip_open(ch, cc, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", conf->cf_path,
+			    cc->c_lineno, ch == NULL ? "out of memory" : msg);
+			free(ch);
+			if (!keep_going)
+				goto fail;
+			log_warnx("%s", err);
+			continue;
+		}
+		chips[nchips++] = ch;
+	}
+	/* Chips no pin of the new table can use any more. */
+	for (j = 0; j < h->h_nchips; j++)
+		if (h->h_chips[j] != NULL) {
+			chip_close(h->h_chips[j]);
+			free(h->h_chips[j]);
+			h->h_chips[j] = NULL;
+		}
+	free(h->h_chips);
+	h->h_chips = chips;
+	h->h_nchips = nchips;
+
+	/* Kept pins point at the chip structs they always had. */
+	for (i = 0; i < npins; i++)
+		for (j = 0; j < nchips; j++)
+			if (pins[i]->p_conf->p_chip == chips[j]->ch_conf)
+				pins[i]->p_chip = chips[j];
+
+	/* New and changed pins, in the order of the file. */
+	TAILQ_FOREACH(cp, &conf->cf_pins, p_entry) {
+		for (i = 0; i < npins; i++)
+			if (pins[i]->p_conf == cp)
+				break;
+		if (i < npins)
+			continue;
+		if ((p = calloc(1, sizeof(*p))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		p->p_conf = cp;
+		for (j = 0; j < nchips; j++)
+			if (chips[j]->ch_conf == cp->p_chip)
+				p->p_chip = chips[j];
+		if (p->p_chip == NULL) {
+			free(p);	/* its chip could not be opened */
+			continue;
+		}
+		if (pin_request(h, p, err, errlen) == -1) {
+			free(p);
+			if (!keep_going)
+				goto fail;
+			log_warnx("%s", err);
+			continue;
+		}
+		pins[npins++] = p;
+	}
+	/* The table's order is the file's order. */
+	i = 0;
+	TAILQ_FOREACH(cp, &conf->cf_pins, p_entry)
+		for (j = i; j < npins; j++)
+			if (pins[j]->p_conf == cp) {
+				p = pins[j];
+				pins[j] = pins[i];
+				pins[i] = p;
+				p->p_index = i++;
+				break;
+			}
+	free(h->h_pins);
+	h->h_pins = pins;
+	h->h_npins = npins;
 	return 0;
+fail:
+	for (i = 0; i < npins; i++)
+		pin_retire(pins[i], 0);
+	free(pins);
+	if (chips != h->h_chips) {
+		for (i = 0; i < nchips; i++) {
+			chip_close(chips[i]);
+			free(chips[i]);
+		}
+		free(chips);
+	}
+	return -1;
+}
+
+int
+pins_setup(struct helper_env *h, char *err, size_t errlen)
+{
+	return pins_build(h, h->h_conf, 0, err, errlen);
+}
+
+/*
+ * SIGHUP: the pins of conf.  Pins whose line and options are unchanged go
+ * on as they were (value, seq, requests); removed ones go to their safe
+ * value and are released; new and changed ones are requested.  Settings
+ * that need a restart (listen, user, www, journal) keep their old values.
+ */
+void
+pins_reload(struct helper_env *h, struct gpiows_conf *conf)
+{
+	struct gpiows_conf	*old = h->h_conf;
+	char			 err[512];
+
+	if (strcmp(old->cf_user, conf->cf_user) != 0 ||
+	    strcmp(old->cf_www, conf->cf_www) != 0 ||
+	    strcmp(old->cf_journal, conf->cf_journal) != 0 ||
+	    !conf_same_listens(old, conf))
+		log_warnx("%s: listen, user, www and journal changes take "
+		    "effect at the next restart", conf->cf_path);
+	/* Those stay as they are in the running helper. */
+	conf_swap_settings(old, conf);
+	h->h_conf = conf;
+	if (pins_build(h, conf, 1, err, sizeof(err)) == -1)
+		fatalx("reload: %s", err);
+	h->h_generation++;
+	conf_free(old);
+	log_info("configuration reloaded: %u pins", h->h_npins);
 }
 
 /*
@@ -84,7 +285,7 @@ pins_safe(struct helper_env *h)
 	unsigned int	 i;
 
 	for (i = 0; i < h->h_npins; i++) {
-		p = &h->h_pins[i];
+		p = h->h_pins[i];
 		if (p->p_conf->p_dir != PIN_OUTPUT || p->p_conf->p_safe == -1)
 			continue;
 		if (p->p_chip->ch_ops->set(p->p_chip, p,
@@ -108,10 +309,16 @@ pins_release(struct helper_env *h)
 	unsigned int	 i;
 
 	for (i = 0; i < h->h_npins; i++)
-		h->h_pins[i].p_chip->ch_ops->release(h->h_pins[i].p_chip,
-		    &h->h_pins[i]);
-	for (i = 0; i < h->h_nchips; i++)
-		chip_close(&h->h_chips[i]);
+		pin_retire(h->h_pins[i], 0);
+	for (i = 0; i < h->h_nchips; i++) {
+		chip_close(h->h_chips[i]);
+		free(h->h_chips[i]);
+	}
+	free(h->h_pins);
+	free(h->h_chips);
+	h->h_pins = NULL;
+	h->h_chips = NULL;
+	h->h_npins = h->h_nchips = 0;
 }
 
 struct pin *
@@ -119,7 +326,7 @@ pins_get(unsigned int index)
 {
 	if (index >= env->h_npins)
 		return NULL;
-	return &env->h_pins[index];
+	return env->h_pins[index];
 }
 
 void

@@ -135,20 +135,38 @@ proc_pair(void)
 }
 
 static void
-proc_send_state(struct child *c)
+proc_send_table(struct child *c)
 {
 	struct ipc_pin_info	 pi;
 	struct ipc_state_end	 end;
 	unsigned int		 i;
 
 	for (i = 0; i < env->h_npins; i++) {
-		pins_fill_info(&env->h_pins[i], &pi);
+		pins_fill_info(env->h_pins[i], &pi);
 		proc_send(c, IPC_PIN_INFO, 0, &pi, sizeof(pi), -1);
 	}
 	memset(&end, 0, sizeof(end));
 	end.seq = env->h_seq;
 	end.npins = env->h_npins;
+	end.generation = env->h_generation;
 	proc_send(c, IPC_STATE_END, 0, &end, sizeof(end), -1);
+}
+
+void
+proc_send_tables(void)
+{
+	int	 i;
+
+	for (i = 0; i < CHILD_MAX; i++)
+		proc_send_table(&children[i]);
+}
+
+static void
+proc_send_state(struct child *c)
+{
+	unsigned int		 i;
+
+	proc_send_table(c);
 	if (c->c_role == CHILD_WSD)
 		for (i = 0; i < env->h_nlisten; i++)
 			proc_send(c, IPC_LISTENER, 0, &env->h_listen_info[i],
@@ -423,6 +441,15 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		return -1;
 	}
 	memcpy(&req, msg->data, sizeof(req));
+	if (req.generation > env->h_generation) {
+		proc_compromised(c, "pin table from the future", msg->hdr.type);
+		return -1;
+	}
+	if (req.generation < env->h_generation) {
+		/* Sent before the child had the reloaded table. */
+		proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
+		return 0;
+	}
 	if (req.index >= env->h_npins ||
 	    (req.value != 0 && req.value != 1) ||
 	    (msg->hdr.type != IPC_PIN_SET && msg->hdr.type != IPC_SIM_PULL &&

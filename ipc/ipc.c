@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +103,13 @@ ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
 			bad = 1;
 	}
 	if (n == 0 && nfds == 0) {
-		char	 c;
+		struct pollfd	 pfd = { .fd = sock, .events = POLLIN };
 
 		/*
-		 * recvmsg gives 0 both at EOF and for an empty datagram: at EOF
-		 * a peek gives 0 again, after an empty datagram it does not.
+		 * recvmsg gives 0 both at EOF and for an empty datagram; only
+		 * a peer that has closed shows POLLHUP.
 		 */
-		if (recv(sock, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP))
 			return 0;
 		errno = EBADMSG;
 		return -1;
@@ -329,6 +330,7 @@ ipc_errcode(int error)
 		[IPC_E_NOT_INPUT] = "not_input",
 		[IPC_E_BUSY] = "busy",
 		[IPC_E_IO] = "io",
+		[IPC_E_STALE] = "reloaded",
 	};
 
 	if (error < 0 || error >= IPC_E_MAX)

@@ -45,7 +45,8 @@ struct ipc_hdr {
 
 enum ipc_type {
 	/* 100-199: helper -> child */
-	IPC_PIN_INFO = 100,	/* struct ipc_pin_info: one pin of the table */
+	IPC_PIN_INFO = 100,	/* struct ipc_pin_info: one pin of the table;
+				   sent again, whole, after a reload */
 	IPC_STATE_END,		/* struct ipc_state_end: the table is complete */
 	IPC_PIN_EVENT,		/* struct ipc_pin_event: a pin changed */
 	IPC_REPLY,		/* struct ipc_reply: answer to request hdr.id */
@@ -74,6 +75,7 @@ enum ipc_error {
 	IPC_E_NOT_INPUT,	/* sim.pull on an output */
 	IPC_E_BUSY,		/* held by a mission */
 	IPC_E_IO,		/* the backend failed */
+	IPC_E_STALE,		/* made against a pin table since reloaded */
 	IPC_E_MAX
 };
 
@@ -103,10 +105,14 @@ struct ipc_pin_info {
 	char		chip[GPIOWS_NAME_SIZE];
 };
 
+/*
+ * After the table: its generation, which goes up with every reload (SIGHUP)
+ * and which requests name, so that none lands on the wrong pin.
+ */
 struct ipc_state_end {
 	uint64_t	seq;		/* last seq assigned */
 	uint32_t	npins;
-	uint32_t	pad;
+	uint32_t	generation;
 };
 
 struct ipc_pin_event {
@@ -129,6 +135,7 @@ struct ipc_pin_req {
 	int32_t		value;		/* set, sim.pull: 0 or 1; unused otherwise */
 	uint32_t	source;		/* IPC_SRC_CLIENT or IPC_SRC_MISSION */
 	uint32_t	mission;
+	uint32_t	generation;	/* of the table index refers to */
 };
 
 struct ipc_listener {

@@ -32,7 +32,7 @@ struct pending {
 	enum req_kind		 p_kind;
 	struct conn		*p_conn;	/* NULL once the client has gone */
 	json_t			*p_id;		/* the client's id, or NULL */
-	unsigned int		 p_pin;
+	char			 p_pin[GPIOWS_NAME_SIZE]; /* survives a reload */
 };
 TAILQ_HEAD(pendinglist, pending);
 
@@ -223,7 +223,7 @@ client_leave(struct conn *c)
 }
 
 static struct pending *
-pending_new(struct conn *c, json_t *id, enum req_kind kind, unsigned int pin)
+pending_new(struct conn *c, json_t *id, enum req_kind kind, const char *pin)
 {
 	struct pending	*p;
 
@@ -235,7 +235,7 @@ pending_new(struct conn *c, json_t *id, enum req_kind kind, unsigned int pin)
 	p->p_kind = kind;
 	p->p_conn = c;
 	p->p_id = id != NULL ? json_incref(id) : NULL;
-	p->p_pin = pin;
+	snprintf(p->p_pin, sizeof(p->p_pin), "%s", pin);
 	TAILQ_INSERT_TAIL(&pendings, p, p_entry);
 	return p;
 }
@@ -332,7 +332,7 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 			return;
 		}
 	}
-	if ((p = pending_new(c, id, REQ_PIN, wp->wp_info.index)) == NULL) {
+	if ((p = pending_new(c, id, REQ_PIN, wp->wp_info.name)) == NULL) {
 		client_reply_error(c, id, "internal", "out of memory");
 		return;
 	}
@@ -349,7 +349,7 @@ client_mission_list(struct conn *c, json_t *id)
 {
 	struct pending	*p;
 
-	if ((p = pending_new(c, id, REQ_MISSIONS, 0)) == NULL) {
+	if ((p = pending_new(c, id, REQ_MISSIONS, "")) == NULL) {
 		client_reply_error(c, id, "internal", "out of memory");
 		return;
 	}
@@ -449,11 +449,12 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 		if (rep->error != IPC_OK)
 			client_reply_error(p->p_conn, p->p_id,
 			    ipc_errcode(rep->error), "pin \"%s\": %s",
-			    wenv->w_pins[p->p_pin].wp_info.name,
+			    p->p_pin, rep->error == IPC_E_STALE ?
+			    "the configuration was reloaded; try again" :
 			    ipc_errcode(rep->error));
 		else {
 			msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply",
-			    "ok", 1, "pin", wenv->w_pins[p->p_pin].wp_info.name,
+			    "ok", 1, "pin", p->p_pin,
 			    "value", rep->value);
 			/* The event the request caused, when it caused one. */
 			if (msg != NULL && rep->seq != 0)
@@ -525,4 +526,14 @@ client_worker_lost(void)
 			    "the mission worker restarted; try again");
 		pending_free(p);
 	}
+}
+
+/* After a reload: every client starts again from a fresh hello. */
+void
+client_table_changed(void)
+{
+	struct conn	*c, *tmp;
+
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
+		client_hello(c);
 }

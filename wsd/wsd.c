@@ -44,6 +44,7 @@ wsd_helper_request(uint16_t type, uint32_t id, unsigned int pin, int value)
 	req.index = pin;
 	req.value = value;
 	req.source = IPC_SRC_CLIENT;
+	req.generation = wenv->w_generation;
 	return ipc_chan_send(wenv->w_helper, type, id, &req, sizeof(req), -1);
 }
 
@@ -88,18 +89,18 @@ wsd_pin_info(const struct ipc_msg *msg)
 	struct ipc_pin_info	 pi;
 	struct wsd_pin		*np;
 
-	if (wenv->w_ready || !ipc_check_size(msg, sizeof(pi)))
+	if (!ipc_check_size(msg, sizeof(pi)))
 		fatalx("helper sent a bad pin table entry");
 	memcpy(&pi, msg->data, sizeof(pi));
-	if (pi.index != wenv->w_npins || pi.value < 0 || pi.value > 1 ||
+	if (pi.index != wenv->w_nstage || pi.value < 0 || pi.value > 1 ||
 	    memchr(pi.name, '\0', sizeof(pi.name)) == NULL ||
 	    memchr(pi.chip, '\0', sizeof(pi.chip)) == NULL)
 		fatalx("helper sent a bad pin table entry");
-	if ((np = reallocarray(wenv->w_pins, wenv->w_npins + 1,
+	if ((np = reallocarray(wenv->w_stage, wenv->w_nstage + 1,
 	    sizeof(*np))) == NULL)
 		fatal("reallocarray");
-	wenv->w_pins = np;
-	wenv->w_pins[wenv->w_npins++].wp_info = pi;
+	wenv->w_stage = np;
+	wenv->w_stage[wenv->w_nstage++].wp_info = pi;
 }
 
 static int
@@ -118,16 +119,25 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		wsd_pin_info(msg);
 		break;
 	case IPC_STATE_END:
-		if (wenv->w_ready || !ipc_check_size(msg, sizeof(end)))
+		if (!ipc_check_size(msg, sizeof(end)))
 			fatalx("helper sent a bad state end");
 		memcpy(&end, msg->data, sizeof(end));
-		if (end.npins != wenv->w_npins)
-			fatalx("helper sent %u pins of %u", wenv->w_npins,
+		if (end.npins != wenv->w_nstage)
+			fatalx("helper sent %u pins of %u", wenv->w_nstage,
 			    end.npins);
+		/* The whole table at once: no client sees half of it. */
+		free(wenv->w_pins);
+		wenv->w_pins = wenv->w_stage;
+		wenv->w_npins = wenv->w_nstage;
+		wenv->w_stage = NULL;
+		wenv->w_nstage = 0;
 		wenv->w_seq = end.seq;
+		wenv->w_generation = end.generation;
+		log_debug("%u pins, seq %llu, generation %u", wenv->w_npins,
+		    (unsigned long long)end.seq, end.generation);
+		if (wenv->w_ready)
+			client_table_changed();
 		wenv->w_ready = 1;
-		log_debug("%u pins, seq %llu", wenv->w_npins,
-		    (unsigned long long)end.seq);
 		break;
 	case IPC_PIN_EVENT:
 		if (!wenv->w_ready || !ipc_check_size(msg, sizeof(ev)))
@@ -249,6 +259,7 @@ main(int argc, char *argv[])
 	ipc_chan_free(w.w_worker);
 	event_free(ev_term);
 	free(w.w_pins);
+	free(w.w_stage);
 	close(w.w_wwwfd);
 	event_base_free(w.w_base);
 	return 0;

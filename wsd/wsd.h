@@ -57,8 +57,10 @@ struct wsd_env {
 	int			 w_wwwfd;	/* the www directory */
 	struct wsd_pin		*w_pins;
 	unsigned int		 w_npins;
-	unsigned int		 w_pins_expected;
-	int			 w_ready;	/* pin table complete */
+	uint32_t		 w_generation;	/* of the pin table */
+	struct wsd_pin		*w_stage;	/* a table being received */
+	unsigned int		 w_nstage;
+	int			 w_ready;	/* a pin table is complete */
 	uint64_t		 w_seq;		/* last seq seen */
 	json_t			*w_missions;	/* the worker's last list */
 	struct connlist		 w_clients;
@@ -99,5 +101,6 @@ void	client_pin_event(const struct ipc_pin_event *);
 void	client_helper_reply(uint32_t id, const struct ipc_reply *);
 void	client_worker_missions(uint32_t id, const char *json, size_t len);
 void	client_worker_lost(void);
+void	client_table_changed(void);
 
 #endif

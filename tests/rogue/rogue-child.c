@@ -8,7 +8,10 @@
  * GPIOWS_ROGUE_MODE picks one misbehaviour (see modes[] below), sent once
  * the helper has sent the initial state.  GPIOWS_ROGUE_LOG names a file to
  * which it appends one line per thing it does, starting with
- * "rogue started MODE", so that the test can count its starts.
+ * "rogue started MODE", so that the test can count its starts.  With
+ * GPIOWS_ROGUE_GATE set, it logs "rogue ready MODE" and waits for that file
+ * to exist before it misbehaves, so that the test can stop the helper first
+ * and have everything the rogue sends queued before the helper reads it.
  *
  * Every datagram is built by hand and sent with sendmsg(): nothing comes
  * from libipc, whose ipc_send would refuse most of what is sent here.
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -39,6 +43,7 @@
 
 static const char	*logpath;
 static const char	*mode;
+static uint32_t		 generation;	/* of the pin table, from IPC_STATE_END */
 static unsigned char	 rbuf[sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD];
 
 static void __attribute__((format(printf, 1, 2)))
@@ -149,6 +154,7 @@ req(uint32_t index, int32_t value, uint32_t source, uint32_t mission)
 	r.value = value;
 	r.source = source;
 	r.mission = mission;
+	r.generation = generation;
 	return r;
 }
 
@@ -234,6 +240,7 @@ read_state(void)
 		if (h.type == IPC_STATE_END &&
 		    (size_t)n == HDRSZ + sizeof(end)) {
 			memcpy(&end, rbuf + HDRSZ, sizeof(end));
+			generation = end.generation;
 			if (end.npins != npins)
 				rlog("rogue %s: %u pins, state end says %u",
 				    mode, npins, end.npins);
@@ -375,6 +382,16 @@ m_mission(void)
 	wmsg(IPC_PIN_SET, 1, &r, sizeof(r));
 }
 
+/* A table the helper has not sent yet. */
+static void
+m_future(void)
+{
+	struct ipc_pin_req	 r = req(0, 1, IPC_SRC_CLIENT, 0);
+
+	r.generation = generation + 1;
+	wmsg(IPC_PIN_SET, 1, &r, sizeof(r));
+}
+
 /* A get carries no value. */
 static void
 m_getvalue(void)
@@ -410,6 +427,14 @@ m_empty(void)
 	int	 fd = pipe_to_send();
 
 	xsend("", 0, &fd, 1);
+}
+
+/* Two empty datagrams: neither is the end of the channel. */
+static void
+m_empties(void)
+{
+	xsend("", 0, NULL, 0);
+	xsend("", 0, NULL, 0);
 }
 
 /* Pressure, not a compromise: the helper must answer every request. */
@@ -475,9 +500,11 @@ static const struct {
 	{ "source",	m_source },
 	{ "mission",	m_mission },
 	{ "getvalue",	m_getvalue },
+	{ "future",	m_future },
 	{ "fd",		m_fd },
 	{ "twofd",	m_twofd },
 	{ "empty",	m_empty },
+	{ "empties",	m_empties },
 	{ "flood",	m_flood },
 	{ "good",	m_good },
 };
@@ -485,7 +512,10 @@ static const struct {
 int
 main(void)
 {
-	size_t	 i;
+	struct timespec	 tick = { 0, 10 * 1000 * 1000 };
+	const char	*gate;
+	size_t		 i;
+	int		 wait;
 
 	logpath = getenv("GPIOWS_ROGUE_LOG");
 	if ((mode = getenv("GPIOWS_ROGUE_MODE")) == NULL)
@@ -507,6 +537,11 @@ main(void)
 		exit(2);
 	}
 	read_state();
+	if ((gate = getenv("GPIOWS_ROGUE_GATE")) != NULL) {
+		rlog("rogue ready %s", mode);
+		for (wait = 0; access(gate, F_OK) == -1 && wait < 1000; wait++)
+			nanosleep(&tick, NULL);
+	}
 	modes[i].fn();
 	rlog("rogue %s: sent", mode);
 	wait_eof();

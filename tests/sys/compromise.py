@@ -11,6 +11,7 @@ is answered and the rogue is not restarted.
 
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -30,10 +31,16 @@ MALFORMED = [
     ("source", "IPC_PIN_SET from wsd as a mission"),
     ("mission", "IPC_PIN_SET from wsd with a mission id"),
     ("getvalue", "IPC_PIN_GET with a value"),
+    ("future", "IPC_PIN_SET naming a pin table not sent yet"),
     ("fd", "IPC_PIN_GET carrying an fd"),
     ("twofd", "IPC_PIN_GET carrying two fds"),
     ("empty", "an empty datagram carrying an fd"),
+    ("empties", "two empty datagrams, both queued before the helper reads"),
 ]
+
+# Modes whose datagrams must all be waiting before the helper reads the
+# first: the helper is stopped (SIGSTOP) while the rogue sends them.
+GATED = {"empties"}
 
 RESTART_TIMEOUT = 5.0
 
@@ -41,15 +48,19 @@ RESTART_TIMEOUT = 5.0
 class RogueGpiows(Gpiows):
     """The helper with the rogue as its wsd, and the real worker."""
 
-    def __init__(self, mode, **kw):
+    def __init__(self, mode, gated=False, **kw):
         super().__init__(**kw)
         self.mode = mode
         self.rogue_log = os.path.join(self.dir, "rogue.log")
+        self.gate = os.path.join(self.dir, "gate") if gated else None
 
     def start(self, wait=False):
         cmd = [HELPER, "-d", "-v", "-f", self.conf, "-w", ROGUE, "-m", WORKER]
         env = dict(os.environ, GPIOWS_ROGUE_MODE=self.mode,
                    GPIOWS_ROGUE_LOG=self.rogue_log)
+        env.pop("GPIOWS_ROGUE_GATE", None)
+        if self.gate is not None:
+            env["GPIOWS_ROGUE_GATE"] = self.gate
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env)
@@ -118,22 +129,37 @@ def stop_and_check(t, g, name, rogue_pid):
 
 def case_malformed(t, mode, what):
     failed = t.failed
-    with RogueGpiows(mode) as g:
+    with RogueGpiows(mode, gated=mode in GATED) as g:
         name = "%s (%s)" % (mode, what)
         ok = wait_until(g, lambda: "worker" in g.children(), RESTART_TIMEOUT)
         worker = g.children().get("worker")
         t.ok(ok and g.starts() >= 1, "%s: helper, worker and rogue start" % name)
 
+        if g.gate is not None:
+            ready = wait_until(g, lambda: "rogue ready %s" % mode in g.rogue_lines(),
+                               RESTART_TIMEOUT)
+            g.proc.send_signal(signal.SIGSTOP)
+            try:
+                open(g.gate, "w").close()
+                sent = wait_until(g, lambda: "rogue %s: sent" % mode in g.rogue_lines(),
+                                  RESTART_TIMEOUT)
+            finally:
+                g.proc.send_signal(signal.SIGCONT)
+            t.ok(ready and sent, "%s: the rogue sends while the helper is stopped" % name)
+
         restarted = wait_until(g, lambda: g.starts() >= 2, RESTART_TIMEOUT)
         t.ok(restarted, "%s: the rogue is killed and started again within %g s"
              % (name, RESTART_TIMEOUT), "started %d times" % g.starts())
+        # The first rogue's fate: later ones may differ in timing.
         log = g.logtext()
-        why = [l for l in log.splitlines() if "compromised" in l]
-        t.ok("treating it as compromised" in log,
+        first = re.search(r"wsd started, pid (\d+)", log)
+        pid = first.group(1) if first else "?"
+        fate = [l.strip() for l in log.splitlines() if "wsd[%s]" % pid in l]
+        t.ok(any("treating it as compromised" in l for l in fate),
              "%s: the helper treats it as compromised" % name,
-             "no \"treating it as compromised\" in the helper's log")
-        if why:
-            t.diag("helper: " + why[0].strip())
+             "what the helper says of wsd[%s]: %r" % (pid, fate))
+        if fate:
+            t.diag(fate[0])
         t.ok(g.proc.poll() is None, "%s: the helper is still running" % name,
              "exited with %r" % g.proc.returncode)
 

@@ -327,6 +327,12 @@ test_malformed(void)
 	ok(n == 0, "an empty datagram can be sent (%zd)", n);
 	expect_badmsg(sv[1], "empty datagram");
 
+	/* Nor is the first of two: the peer is still there. */
+	raw_send(sv[0], d, 0, NULL, 0);
+	raw_send(sv[0], d, 0, NULL, 0);
+	expect_badmsg(sv[1], "the first of two empty datagrams");
+	expect_badmsg(sv[1], "the second of two empty datagrams");
+
 	/* ... and its fd must not leak. */
 	mkpipe(p);
 	raw_send(sv[0], d, 0, &p[1], 1);
@@ -388,6 +394,14 @@ test_malformed(void)
 	ok(r == -1 && errno == EBADMSG,
 	    "datagram one byte larger than the buffer: EBADMSG (%d, %s)", r,
 	    strerror(errno));
+	/* Cut where hdr.len says it ends: only MSG_TRUNC tells. */
+	len = mkdgram(d, IPC_PIN_GET, IPC_VERSION, 16, 1, 0, 24);
+	raw_send(sv[0], d, len, NULL, 0);
+	errno = 0;
+	r = ipc_recv(sv[1], &m, rbuf, HDRSZ + 16);
+	ok(r == -1 && errno == EBADMSG,
+	    "datagram cut by the buffer exactly where hdr.len ends: EBADMSG "
+	    "(%d, %s)", r, strerror(errno));
 	mkdgram(sbuf, IPC_MISSIONS, IPC_VERSION, IPC_MAX_PAYLOAD + 1, 1, 0,
 	    IPC_MAX_PAYLOAD + 1);
 	n = raw_send(sv[0], sbuf, HDRSZ + IPC_MAX_PAYLOAD + 1, NULL, 0);
@@ -553,7 +567,7 @@ test_chan_queue(void)
 	struct ipc_msg		 m;
 	struct qmsg		 q;
 	const size_t		 one = HDRSZ + sizeof(struct qmsg);
-	const int		 nq = 8;	/* queued messages, maxqueue */
+	const int		 nq = 40;	/* queued messages, maxqueue */
 	int			 sv[2], p[2], sndbuf = 4096, r, called = 0;
 	uint32_t		 id = 0, expect = 1, total, fdid = 0;
 	int			 got = 0, bad = 0, firstbad = 0, fdok = 0, i;
@@ -671,6 +685,8 @@ test_chan_queue(void)
 	    "first at %d)", bad, firstbad);
 	ok(fdok, "the fd sent while queued arrives and works (message %u)",
 	    fdid);
+	ok(pipe_probe(p[0]) == 0, "once sent, the channel's copy of the fd "
+	    "is closed");
 	ok(ipc_chan_queued(c) == 0, "the queue is empty (%zu)",
 	    ipc_chan_queued(c));
 	r = ipc_recv(sv[1], &m, rbuf, sizeof(rbuf));
@@ -897,6 +913,7 @@ test_strings(void)
 		{ IPC_E_NOT_INPUT, "not_input" },
 		{ IPC_E_BUSY, "busy" },
 		{ IPC_E_IO, "io" },
+		{ IPC_E_STALE, "reloaded" },
 		{ IPC_E_MAX, "internal" },
 		{ -1, "internal" },
 		{ INT_MAX, "internal" },
@@ -915,7 +932,7 @@ test_strings(void)
 	const char	*s;
 	size_t		 i;
 
-	ok(IPC_E_MAX == 8, "every error code is listed below (IPC_E_MAX %d)",
+	ok(IPC_E_MAX == 9, "every error code is listed below (IPC_E_MAX %d)",
 	    IPC_E_MAX);
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		s = ipc_errcode(codes[i].v);
@@ -937,8 +954,9 @@ int
 main(void)
 {
 	/*
-	 * ipc_send must not raise SIGPIPE: keep its default action, so that
-	 * a send without MSG_NOSIGNAL kills the test (an error in the TAP run).
+	 * ipc_send must never raise SIGPIPE (Linux raises none for
+	 * SOCK_SEQPACKET, and ipc_send passes MSG_NOSIGNAL as well): keep the
+	 * default action, so that one would end the run with an error.
 	 */
 	signal(SIGPIPE, SIG_DFL);
 
