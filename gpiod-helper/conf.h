@@ -38,6 +38,12 @@ struct conf_listen {
 	int		 l_lineno;
 };
 
+struct conf_origin {
+	TAILQ_ENTRY(conf_origin) o_entry;
+	char		*o_origin;	/* "null" or scheme://host[:port], lowercase */
+	int		 o_lineno;
+};
+
 struct conf_chip {
 	TAILQ_ENTRY(conf_chip) c_entry;
 	char		 c_name[GPIOWS_NAME_SIZE];
@@ -68,6 +74,9 @@ struct gpiows_conf {
 	char		*cf_www;	/* absolute; default GPIOWS_DEFAULT_WWW */
 	char		*cf_journal;	/* absolute; default GPIOWS_DEFAULT_JOURNAL */
 	TAILQ_HEAD(, conf_listen) cf_listens;
+	TAILQ_HEAD(, conf_origin) cf_origins;	/* empty: the request's host */
+	unsigned int	 cf_max_clients;	/* WebSocket clients at once */
+	unsigned int	 cf_max_message;	/* bytes in one WebSocket message */
 	TAILQ_HEAD(, conf_chip)	 cf_chips;
 	TAILQ_HEAD(, conf_pin)	 cf_pins;
 	unsigned int	 cf_npins;

@@ -37,6 +37,11 @@
 #define CONF_DEFAULT_PORT	8080
 #define CONF_MAX_SIM_LINES	1024
 #define CONF_MAX_OFFSET		65535
+#define CONF_DEFAULT_CLIENTS	1024
+#define CONF_DEFAULT_MESSAGE	65536
+#define CONF_MAX_CLIENTS	1000000
+#define CONF_MIN_MESSAGE	125		/* a control frame's payload */
+#define CONF_MAX_MESSAGE	(16 * 1024 * 1024)
 
 /*
  * Every word the grammar accepts.  The lexer turns exactly these words into
@@ -72,6 +77,10 @@ static const char * const conf_kw[] = {
 	"pull-down",
 	"disabled",
 	"active-low",
+	"origin",
+	"max",
+	"clients",
+	"message",
 /* KEYWORDS END */
 	NULL
 };
@@ -130,6 +139,8 @@ struct parser {
 	int		 ps_user_line;
 	int		 ps_www_line;
 	int		 ps_journal_line;
+	int		 ps_clients_line;
+	int		 ps_message_line;
 };
 
 static void	*ps_grow(struct parser *, void *, size_t *, size_t, size_t);
@@ -163,6 +174,8 @@ static int	 check_name(struct parser *, const struct token *,
 static struct conf_chip *chip_find(struct gpiows_conf *, const char *);
 static void	 parse_statement(struct parser *);
 static void	 parse_listen(struct parser *);
+static void	 parse_origin(struct parser *);
+static void	 parse_max(struct parser *);
 static void	 parse_setting(struct parser *, char **, int *, const char *);
 static void	 parse_chip(struct parser *);
 static void	 parse_bit(struct parser *, const struct token *, int *);
@@ -654,6 +667,10 @@ parse_statement(struct parser *ps)
 	else if (tok_kw(t, "journal"))
 		parse_setting(ps, &ps->ps_conf->cf_journal,
 		    &ps->ps_journal_line, "a directory");
+	else if (tok_kw(t, "origin"))
+		parse_origin(ps);
+	else if (tok_kw(t, "max"))
+		parse_max(ps);
 	else if (tok_kw(t, "chip"))
 		parse_chip(ps);
 	else if (tok_kw(t, "pin"))
@@ -721,6 +738,96 @@ parse_listen(struct parser *ps)
 	l->l_port = (int)port->t_num;
 	l->l_lineno = lineno;
 	TAILQ_INSERT_TAIL(&ps->ps_conf->cf_listens, l, l_entry);
+}
+
+/*
+ * origin "null" | origin "http[s]://host[:port]": an origin wsd accepts for
+ * WebSocket connections from browsers.  Kept as written, lowercased, since
+ * browsers send them serialised that way.
+ */
+static void
+parse_origin(struct parser *ps)
+{
+	struct conf_origin	*o;
+	struct token		*t;
+	const char		*host;
+	char			*s, *p;
+	int			 lineno = ps->ps_toks[0].t_lineno;
+
+	if (!tok_value(t = tok_next(ps))) {
+		expected(ps, t, "an origin");
+		return;
+	}
+	if (!end_of_line(ps))
+		return;
+	if ((s = strdup(t->t_text)) == NULL) {
+		ps->ps_oom = 1;
+		return;
+	}
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	host = strncmp(s, "http://", 7) == 0 ? s + 7 :
+	    strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
+	if (strcmp(s, "null") != 0 && (host == NULL || *host == '\0' ||
+	    strpbrk(host, "/?#@ \t") != NULL ||
+	    strlen(s) >= GPIOWS_ORIGIN_MAX)) {
+		conf_error(ps, lineno, "invalid origin \"%s\" (\"null\" or "
+		    "http[s]://host[:port], no path)", t->t_text);
+		free(s);
+		return;
+	}
+	TAILQ_FOREACH(o, &ps->ps_conf->cf_origins, o_entry)
+		if (strcmp(o->o_origin, s) == 0) {
+			conf_error(ps, lineno, "origin \"%s\" given twice, "
+			    "first at line %d", t->t_text, o->o_lineno);
+			free(s);
+			return;
+		}
+	if ((o = calloc(1, sizeof(*o))) == NULL) {
+		free(s);
+		ps->ps_oom = 1;
+		return;
+	}
+	o->o_origin = s;
+	o->o_lineno = lineno;
+	TAILQ_INSERT_TAIL(&ps->ps_conf->cf_origins, o, o_entry);
+}
+
+/* max clients N, max message BYTES: each at most once. */
+static void
+parse_max(struct parser *ps)
+{
+	struct token	*what, *n;
+	int		*first, lineno = ps->ps_toks[0].t_lineno;
+
+	what = tok_next(ps);
+	if (tok_kw(what, "clients"))
+		first = &ps->ps_clients_line;
+	else if (tok_kw(what, "message"))
+		first = &ps->ps_message_line;
+	else {
+		expected(ps, what, "\"clients\" or \"message\"");
+		return;
+	}
+	if ((n = tok_next(ps)) == NULL || n->t_type != T_NUMBER) {
+		expected(ps, n, "a number");
+		return;
+	}
+	if (!end_of_line(ps))
+		return;
+	if (*first != 0) {
+		conf_error(ps, lineno, "max %s given twice, first at line %d",
+		    what->t_text, *first);
+		return;
+	}
+	*first = lineno;
+	if (first == &ps->ps_clients_line) {
+		if (check_range(ps, n, "max clients", 1, CONF_MAX_CLIENTS))
+			ps->ps_conf->cf_max_clients = (unsigned int)n->t_num;
+	} else if (check_range(ps, n, "max message", CONF_MIN_MESSAGE,
+	    CONF_MAX_MESSAGE))
+		ps->ps_conf->cf_max_message = (unsigned int)n->t_num;
 }
 
 /* user NAME, www DIR, journal DIR: each at most once. */
@@ -1125,8 +1232,11 @@ conf_parse(const char *path)
 		return NULL;
 	}
 	TAILQ_INIT(&cf->cf_listens);
+	TAILQ_INIT(&cf->cf_origins);
 	TAILQ_INIT(&cf->cf_chips);
 	TAILQ_INIT(&cf->cf_pins);
+	cf->cf_max_clients = CONF_DEFAULT_CLIENTS;
+	cf->cf_max_message = CONF_DEFAULT_MESSAGE;
 	ps.ps_conf = cf;
 
 	if (conf_read(&ps) == -1) {
@@ -1173,6 +1283,7 @@ void
 conf_free(struct gpiows_conf *cf)
 {
 	struct conf_listen	*l;
+	struct conf_origin	*o;
 	struct conf_chip	*c;
 	struct conf_pin		*p;
 
@@ -1182,6 +1293,11 @@ conf_free(struct gpiows_conf *cf)
 		TAILQ_REMOVE(&cf->cf_listens, l, l_entry);
 		free(l->l_addr);
 		free(l);
+	}
+	while ((o = TAILQ_FIRST(&cf->cf_origins)) != NULL) {
+		TAILQ_REMOVE(&cf->cf_origins, o, o_entry);
+		free(o->o_origin);
+		free(o);
 	}
 	while ((c = TAILQ_FIRST(&cf->cf_chips)) != NULL) {
 		TAILQ_REMOVE(&cf->cf_chips, c, c_entry);

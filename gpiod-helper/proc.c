@@ -135,6 +135,26 @@ proc_pair(void)
 }
 
 static void
+proc_send_wsd_settings(struct child *c)
+{
+	struct ipc_wsd_settings	 ws;
+	struct ipc_origin	 io;
+	struct conf_origin	*o;
+
+	memset(&ws, 0, sizeof(ws));
+	ws.max_clients = env->h_conf->cf_max_clients;
+	ws.max_message = env->h_conf->cf_max_message;
+	TAILQ_FOREACH(o, &env->h_conf->cf_origins, o_entry)
+		ws.norigins++;
+	proc_send(c, IPC_WSD_SETTINGS, 0, &ws, sizeof(ws), -1);
+	TAILQ_FOREACH(o, &env->h_conf->cf_origins, o_entry) {
+		memset(&io, 0, sizeof(io));
+		snprintf(io.origin, sizeof(io.origin), "%s", o->o_origin);
+		proc_send(c, IPC_ORIGIN, 0, &io, sizeof(io), -1);
+	}
+}
+
+static void
 proc_send_table(struct child *c)
 {
 	struct ipc_pin_info	 pi;
@@ -149,6 +169,8 @@ proc_send_table(struct child *c)
 	end.seq = env->h_seq;
 	end.npins = env->h_npins;
 	end.generation = env->h_generation;
+	if (c->c_role == CHILD_WSD)
+		proc_send_wsd_settings(c);
 	proc_send(c, IPC_STATE_END, 0, &end, sizeof(end), -1);
 }
 

@@ -34,6 +34,7 @@
 /* Names of pins and chips: [A-Za-z0-9_.-], at most GPIOWS_NAME_MAX bytes. */
 #define GPIOWS_NAME_MAX		31
 #define GPIOWS_NAME_SIZE	(GPIOWS_NAME_MAX + 1)
+#define GPIOWS_ORIGIN_MAX	256	/* an origin, with its NUL */
 
 struct ipc_hdr {
 	uint16_t	type;
@@ -53,6 +54,8 @@ enum ipc_type {
 	IPC_LISTENER,		/* struct ipc_listener + fd: a listening socket (wsd) */
 	IPC_PEER,		/* struct ipc_peer + fd: channel to the other child */
 	IPC_SHUTDOWN,		/* empty: finish what is queued and exit */
+	IPC_WSD_SETTINGS,	/* struct ipc_wsd_settings, then its origins */
+	IPC_ORIGIN,		/* struct ipc_origin: one allowed origin */
 
 	/* 200-299: child -> helper */
 	IPC_PIN_GET = 200,	/* struct ipc_pin_req */
@@ -142,6 +145,18 @@ struct ipc_listener {
 	uint32_t	tls;		/* reserved: 0 */
 	uint32_t	port;		/* for the log and the dashboard URL */
 	char		addr[64];	/* numeric address, for the log */
+};
+
+/* wsd's limits and Origin policy; sent at start and after every reload. */
+struct ipc_wsd_settings {
+	uint32_t	max_clients;
+	uint32_t	max_message;	/* bytes */
+	uint32_t	norigins;	/* IPC_ORIGIN messages that follow */
+	uint32_t	pad;
+};
+
+struct ipc_origin {
+	char		origin[GPIOWS_ORIGIN_MAX];
 };
 
 struct ipc_peer {

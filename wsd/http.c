@@ -44,6 +44,8 @@ struct http_req {
 	const char	*ws_key;
 	const char	*ws_version;
 	const char	*if_modified_since;
+	const char	*host;
+	const char	*origin;
 	int		 has_body;
 };
 
@@ -89,6 +91,8 @@ conn_head_deadline(struct conn *c)
 	struct timeval	 tv = { 0, 0 };
 	time_t		 left = c->c_deadline - conn_now();
 
+	if (c->c_deadline == 0)
+		return 0;	/* responding: see http_responding() */
 	if (left <= 0) {
 		log_debug("request head not complete in %d s: dropped",
 		    WSD_HEAD_TIMEOUT);
@@ -524,6 +528,10 @@ http_parse(char *head, struct http_req *r)
 			r->ws_version = value;
 		else if (strcasecmp(name, "If-Modified-Since") == 0)
 			r->if_modified_since = value;
+		else if (strcasecmp(name, "Host") == 0)
+			r->host = value;
+		else if (strcasecmp(name, "Origin") == 0)
+			r->origin = value;
 		else if ((strcasecmp(name, "Content-Length") == 0 &&
 		    strcmp(value, "0") != 0) ||
 		    strcasecmp(name, "Transfer-Encoding") == 0)
@@ -695,6 +703,64 @@ http_file(struct conn *c, struct http_req *r)
 		conn_drop(c);	/* it has closed fd */
 }
 
+/* "host[:port]" with the port made explicit, lowercase, into out. */
+static int
+hostport(const char *s, const char *defport, char *out, size_t outlen)
+{
+	const char	*end;
+	size_t		 i;
+	int		 n;
+
+	if (*s == '[')
+		end = (end = strchr(s, ']')) != NULL && end[1] == ':' ? end + 1 :
+		    NULL;
+	else
+		end = strchr(s, ':');
+	n = snprintf(out, outlen, "%s%s%s", s, end == NULL ? ":" : "",
+	    end == NULL ? defport : "");
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	for (i = 0; out[i] != '\0'; i++)
+		out[i] = tolower((unsigned char)out[i]);
+	return 0;
+}
+
+/*
+ * Cross-site WebSocket hijacking: a page from elsewhere must not drive the
+ * pins through a visitor's browser.  Browsers always send Origin; a client
+ * without one is not a browser and is not refused here.  With no "origin"
+ * in the configuration, only the host the request names is allowed; with
+ * some, exactly those ("null", a page opened from a file, only if listed).
+ */
+static int
+origin_allowed(const struct http_req *r)
+{
+	const char	*o = r->origin, *hp;
+	char		 a[300], b[300];
+	unsigned int	 i;
+
+	if (o == NULL)
+		return 1;
+	if (wenv->w_norigins > 0) {
+		for (i = 0; i < wenv->w_norigins; i++)
+			if (strcasecmp(o, wenv->w_origins[i]) == 0)
+				return 1;
+		return 0;
+	}
+	if (r->host == NULL)
+		return 0;
+	if (strncasecmp(o, "http://", 7) == 0)
+		hp = o + 7;
+	else if (strncasecmp(o, "https://", 8) == 0)
+		hp = o + 8;
+	else
+		return 0;
+	if (hostport(hp, hp == o + 7 ? "80" : "443", a, sizeof(a)) == -1 ||
+	    hostport(r->host, "80", b, sizeof(b)) == -1)
+		return 0;
+	return strcmp(a, b) == 0;
+}
+
 static void
 http_upgrade(struct conn *c, struct http_req *r)
 {
@@ -722,14 +788,42 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 404, "Not Found", NULL);
 		return;
 	}
+	if (!origin_allowed(r)) {
+		log_info("WebSocket from origin %.100s refused", r->origin);
+		http_error(c, 403, "Forbidden", NULL);
+		return;
+	}
+	if (wenv->w_nclients >= wenv->w_max_clients) {
+		http_error(c, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
 	c->c_state = CONN_WS;
-	ws_parser_init(&c->c_ws, WSD_MAX_MESSAGE, &ws_cb, c);
+	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 	client_join(c);
+}
+
+/*
+ * While a response is written, the next request's deadline does not run
+ * (a large file may take a while to a slow reader); a reader that takes
+ * nothing for WSD_WRITE_TIMEOUT is dropped.  The deadline starts again when
+ * the response has gone (conn_write_cb).
+ */
+static void
+http_responding(struct conn *c)
+{
+	struct timeval	 tv = { WSD_WRITE_TIMEOUT, 0 };
+
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0) {
+		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
+		return;
+	}
+	c->c_deadline = 0;
+	bufferevent_set_timeouts(c->c_bev, NULL, &tv);
 }
 
 /* One request head out of the input; 1 when another may follow. */
@@ -742,6 +836,7 @@ http_request(struct conn *c)
 	char			*head;
 	size_t			 len;
 
+	c->c_head = 0;
 	pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (pos.pos == -1) {
 		if (evbuffer_get_length(in) > WSD_MAX_HEAD)
@@ -769,7 +864,6 @@ http_request(struct conn *c)
 	}
 	c->c_keepalive = r.minor >= 1;
 	c->c_head = strcmp(r.method, "HEAD") == 0;
-	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 	if (r.connection != NULL) {
 		if (header_has_token(r.connection, "close"))
 			c->c_keepalive = 0;
@@ -794,6 +888,8 @@ http_request(struct conn *c)
 		}
 	}
 	free(head);
+	if (c->c_state == CONN_HTTP)
+		http_responding(c);
 	return c->c_state == CONN_HTTP;
 }
 
@@ -819,9 +915,16 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->c_dead)
 		return;
-	if (c->c_state == CONN_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->c_state == CONN_CLOSING)
 		conn_free(c);
+	else if (c->c_state == CONN_HTTP && c->c_deadline == 0) {
+		/* The response has gone: the next head has its own deadline. */
+		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
+		bufferevent_set_timeouts(c->c_bev, NULL, NULL);
+		conn_head_deadline(c);
+	}
 }
 
 static void

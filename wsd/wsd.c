@@ -103,6 +103,53 @@ wsd_pin_info(const struct ipc_msg *msg)
 	wenv->w_stage[wenv->w_nstage++].wp_info = pi;
 }
 
+static void
+wsd_free_origins(void)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < wenv->w_norigins; i++)
+		free(wenv->w_origins[i]);
+	free(wenv->w_origins);
+	wenv->w_origins = NULL;
+	wenv->w_norigins = 0;
+}
+
+static void
+wsd_settings(const struct ipc_msg *msg)
+{
+	struct ipc_wsd_settings	 ws;
+
+	if (!ipc_check_size(msg, sizeof(ws)))
+		fatalx("helper sent bad settings");
+	memcpy(&ws, msg->data, sizeof(ws));
+	if (ws.max_clients == 0 || ws.max_message < WS_MAX_CONTROL ||
+	    ws.norigins > 4096)
+		fatalx("helper sent bad settings");
+	wsd_free_origins();
+	if (ws.norigins > 0 && (wenv->w_origins = calloc(ws.norigins,
+	    sizeof(char *))) == NULL)
+		fatal("calloc");
+	wenv->w_origins_expected = ws.norigins;
+	wenv->w_max_clients = ws.max_clients;
+	wenv->w_max_message = ws.max_message;
+}
+
+static void
+wsd_origin(const struct ipc_msg *msg)
+{
+	struct ipc_origin	 o;
+
+	if (!ipc_check_size(msg, sizeof(o)) ||
+	    wenv->w_norigins >= wenv->w_origins_expected)
+		fatalx("helper sent a bad origin");
+	memcpy(&o, msg->data, sizeof(o));
+	if (memchr(o.origin, '\0', sizeof(o.origin)) == NULL)
+		fatalx("helper sent a bad origin");
+	if ((wenv->w_origins[wenv->w_norigins++] = strdup(o.origin)) == NULL)
+		fatal("strdup");
+}
+
 static int
 wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 {
@@ -174,6 +221,12 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 			fatal("worker channel");
 		log_debug("worker channel, generation %u", peer.generation);
 		return 0;
+	case IPC_WSD_SETTINGS:
+		wsd_settings(msg);
+		break;
+	case IPC_ORIGIN:
+		wsd_origin(msg);
+		break;
 	case IPC_SHUTDOWN:
 		if (!ipc_check_size(msg, 0))
 			fatalx("helper sent a bad shutdown");
@@ -260,6 +313,7 @@ main(int argc, char *argv[])
 	event_free(ev_term);
 	free(w.w_pins);
 	free(w.w_stage);
+	wsd_free_origins();
 	close(w.w_wwwfd);
 	event_base_free(w.w_base);
 	return 0;

@@ -20,7 +20,7 @@
 
 #define WSD_MAX_HEAD		8192		/* request head; past it 431 */
 #define WSD_HEAD_TIMEOUT	10		/* s to send a whole request head */
-#define WSD_MAX_MESSAGE		(64 * 1024)	/* WebSocket message; past it 1009 */
+#define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
 
@@ -61,6 +61,11 @@ struct wsd_env {
 	struct wsd_pin		*w_stage;	/* a table being received */
 	unsigned int		 w_nstage;
 	int			 w_ready;	/* a pin table is complete */
+	unsigned int		 w_max_clients;
+	unsigned int		 w_max_message;
+	char			**w_origins;	/* allowed; none: the Host's own */
+	unsigned int		 w_norigins;
+	unsigned int		 w_origins_expected;
 	uint64_t		 w_seq;		/* last seq seen */
 	json_t			*w_missions;	/* the worker's last list */
 	struct connlist		 w_clients;

@@ -92,14 +92,14 @@ def nobody():
 class Gpiows:
     """One running gpiows: helper + wsd + worker, on a config of our own."""
 
-    def __init__(self, pins=DEMO_PINS, extra="", user="nobody", run_as=None):
+    def __init__(self, pins=DEMO_PINS, extra="", user="nobody", run_as=None, www=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="gpiows-test-")
         self.dir = self.tmp.name
         os.chmod(self.dir, 0o755)
         self.port = free_port()
         self.conf = os.path.join(self.dir, "gpiows.conf")
         self.journal = os.path.join(self.dir, "journal")
-        self.www = os.path.realpath(os.path.join(SRCDIR, "www"))
+        self.www = www or os.path.realpath(os.path.join(SRCDIR, "www"))
         self.log = os.path.join(self.dir, "helper.log")
         with open(self.conf, "w") as f:
             f.write("listen on 127.0.0.1 port %d\n" % self.port)

@@ -1,0 +1,73 @@
+"""The WebSocket handshake's Origin check, max clients and max message."""
+import asyncio
+import base64
+import os
+import socket
+
+from gpiows_test import Client, Gpiows, Tap
+
+t = Tap()
+
+
+def handshake(port, origin=None, host=None):
+    """The status code of a WebSocket handshake sent by hand."""
+    host = host or "127.0.0.1:%d" % port
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    req = ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" %
+           (host, base64.b64encode(os.urandom(16)).decode()))
+    if origin is not None:
+        req += "Origin: %s\r\n" % origin
+    s.sendall((req + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(4096)
+        if not d:
+            break
+        head += d
+    s.close()
+    return int(head.split()[1]) if head else None
+
+
+with Gpiows() as g:
+    p = g.port
+    t.eq(handshake(p), 101, "no Origin (not a browser): accepted")
+    t.eq(handshake(p, "http://127.0.0.1:%d" % p), 101, "the page's own origin: accepted")
+    t.eq(handshake(p, "HTTP://127.0.0.1:%d" % p), 101, "origins compare case-insensitively")
+    t.eq(handshake(p, "http://localhost:%d" % p, host="localhost:%d" % p), 101,
+         "the host the request names, whatever it is: accepted")
+    t.eq(handshake(p, "http://evil.example"), 403, "another site's page: 403")
+    t.eq(handshake(p, "http://127.0.0.1:%d" % (p + 1)), 403, "same host, other port: 403")
+    t.eq(handshake(p, "https://127.0.0.1:%d" % p), 101, "https page of the same host and port: accepted")
+    t.eq(handshake(p, "null"), 403, "the null origin of a file page: 403 unless listed")
+    t.eq(handshake(p, "http://127.0.0.1"), 403, "origin without a port (80) against Host with one: 403")
+
+with Gpiows(extra='origin "null"\norigin "https://Dashboard.Example:8443"\n'
+            "max clients 2\nmax message 1000\n") as g:
+    p = g.port
+    t.eq(handshake(p, "null"), 101, "listed null origin: accepted")
+    t.eq(handshake(p, "https://dashboard.example:8443"), 101, "a listed origin: accepted")
+    t.eq(handshake(p, "http://127.0.0.1:%d" % p), 403,
+         "with a list, the request's own host is not accepted unless listed")
+    t.eq(handshake(p), 101, "no Origin: still accepted")
+
+    async def limits():
+        a = await Client.connect(g)
+        b = await Client.connect(g)
+        code = await asyncio.get_running_loop().run_in_executor(None, handshake, p)
+        t.eq(code, 503, "a third client past max clients 2: 503")
+        await b.close()
+        await asyncio.sleep(0.2)
+        c = await Client.connect(g)
+        t.ok(c.hello["users"] == 2, "after one leaves, a new client gets in")
+        r = await a.request({"op": "get", "pin": "led", "pad": "x" * 900})
+        t.ok(r["ok"], "a message under max message 1000: served")
+        await a.ws.send('{"op":"get","pin":"led","pad":"%s"}' % ("x" * 1000))
+        try:
+            await asyncio.wait_for(a.ws.wait_closed(), 3)
+        except asyncio.TimeoutError:
+            pass
+        t.eq(a.ws.close_code, 1009, "a message over max message: closed with 1009")
+        await c.close()
+    asyncio.run(limits())
+t.done()
