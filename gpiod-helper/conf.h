@@ -77,6 +77,7 @@ struct gpiows_conf {
 	TAILQ_HEAD(, conf_origin) cf_origins;	/* empty: the request's host */
 	unsigned int	 cf_max_clients;	/* WebSocket clients at once */
 	unsigned int	 cf_max_message;	/* bytes in one WebSocket message */
+	unsigned int	 cf_history;		/* pin events kept for resume */
 	TAILQ_HEAD(, conf_chip)	 cf_chips;
 	TAILQ_HEAD(, conf_pin)	 cf_pins;
 	unsigned int	 cf_npins;

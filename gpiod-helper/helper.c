@@ -227,6 +227,15 @@ main(int argc, char *argv[])
 
 	if ((h.h_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	/*
+	 * seq starts from the clock, so that the seqs of one run of the helper
+	 * are all above those of the runs before: a client resuming across a
+	 * restart is told that what it missed is gone, never given wrong events.
+	 */
+	h.h_boot = h.h_seq = pins_now_us();
+	h.h_hist_size = h.h_conf->cf_history;
+	if ((h.h_hist = calloc(h.h_hist_size, sizeof(*h.h_hist))) == NULL)
+		fatal("calloc");
 	if (pins_setup(&h, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	helper_listen(&h);
@@ -263,6 +272,7 @@ main(int argc, char *argv[])
 	free(h.h_listen_info);
 	for (i = 0; i < CHILD_MAX; i++)
 		free(child_path[i]);
+	free(h.h_hist);
 	event_base_free(h.h_base);
 	conf_free(h.h_conf);
 	return 0;

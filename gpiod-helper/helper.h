@@ -31,6 +31,7 @@ struct pin {
 	void		*p_line;	/* backend's handle */
 	struct event	*p_ev;		/* backend's edge event, if any */
 	int		 p_level;	/* sim: electrical level of an input */
+	uint32_t	 p_holder;	/* mission holding it, 0 if none */
 };
 
 enum child_role {
@@ -48,6 +49,12 @@ struct helper_env {
 	unsigned int	 h_npins;
 	uint32_t	 h_generation;	/* of the pin table: +1 per reload */
 	uint64_t	 h_seq;		/* last seq assigned */
+	uint64_t	 h_boot;	/* start time, us: tells children of a restart */
+	/* The last events, for clients that resume (a ring). */
+	struct ipc_pin_event *h_hist;
+	size_t		 h_hist_size;
+	size_t		 h_hist_len;
+	size_t		 h_hist_head;	/* where the next one goes */
 	int		 h_foreground;
 	int		 h_verbose;
 	int		 h_drop;	/* started as root: children drop to h_uid */
@@ -75,6 +82,9 @@ uint64_t pins_change(struct pin *, int value, uint64_t ts_us, uint32_t source,
 void	pins_edge(struct pin *, int value, uint64_t ts_us);
 uint64_t pins_now_us(void);
 void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
+/* pins_history: call cb for every kept event with a seq above since. */
+int	pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *,
+	    void *), void *arg, uint64_t *oldest);
 
 /* proc.c */
 void	proc_init(void);

@@ -37,6 +37,9 @@
 #define CONF_DEFAULT_PORT	8080
 #define CONF_MAX_SIM_LINES	1024
 #define CONF_MAX_OFFSET		65535
+#define CONF_DEFAULT_HISTORY	4096
+#define CONF_MIN_HISTORY	16
+#define CONF_MAX_HISTORY	1000000
 #define CONF_DEFAULT_CLIENTS	1024
 #define CONF_DEFAULT_MESSAGE	65536
 #define CONF_MAX_CLIENTS	1000000
@@ -81,6 +84,7 @@ static const char * const conf_kw[] = {
 	"max",
 	"clients",
 	"message",
+	"history",
 /* KEYWORDS END */
 	NULL
 };
@@ -141,6 +145,7 @@ struct parser {
 	int		 ps_journal_line;
 	int		 ps_clients_line;
 	int		 ps_message_line;
+	int		 ps_history_line;
 };
 
 static void	*ps_grow(struct parser *, void *, size_t *, size_t, size_t);
@@ -176,6 +181,7 @@ static void	 parse_statement(struct parser *);
 static void	 parse_listen(struct parser *);
 static void	 parse_origin(struct parser *);
 static void	 parse_max(struct parser *);
+static void	 parse_history(struct parser *);
 static void	 parse_setting(struct parser *, char **, int *, const char *);
 static void	 parse_chip(struct parser *);
 static void	 parse_bit(struct parser *, const struct token *, int *);
@@ -671,6 +677,8 @@ parse_statement(struct parser *ps)
 		parse_origin(ps);
 	else if (tok_kw(t, "max"))
 		parse_max(ps);
+	else if (tok_kw(t, "history"))
+		parse_history(ps);
 	else if (tok_kw(t, "chip"))
 		parse_chip(ps);
 	else if (tok_kw(t, "pin"))
@@ -828,6 +836,29 @@ parse_max(struct parser *ps)
 	} else if (check_range(ps, n, "max message", CONF_MIN_MESSAGE,
 	    CONF_MAX_MESSAGE))
 		ps->ps_conf->cf_max_message = (unsigned int)n->t_num;
+}
+
+/* history N: pin events kept for clients that resume; at most once. */
+static void
+parse_history(struct parser *ps)
+{
+	struct token	*n;
+	int		 lineno = ps->ps_toks[0].t_lineno;
+
+	if ((n = tok_next(ps)) == NULL || n->t_type != T_NUMBER) {
+		expected(ps, n, "a number of events");
+		return;
+	}
+	if (!end_of_line(ps))
+		return;
+	if (ps->ps_history_line != 0) {
+		conf_error(ps, lineno, "history given twice, first at line %d",
+		    ps->ps_history_line);
+		return;
+	}
+	ps->ps_history_line = lineno;
+	if (check_range(ps, n, "history", CONF_MIN_HISTORY, CONF_MAX_HISTORY))
+		ps->ps_conf->cf_history = (unsigned int)n->t_num;
 }
 
 /* user NAME, www DIR, journal DIR: each at most once. */
@@ -1237,6 +1268,7 @@ conf_parse(const char *path)
 	TAILQ_INIT(&cf->cf_pins);
 	cf->cf_max_clients = CONF_DEFAULT_CLIENTS;
 	cf->cf_max_message = CONF_DEFAULT_MESSAGE;
+	cf->cf_history = CONF_DEFAULT_HISTORY;
 	ps.ps_conf = cf;
 
 	if (conf_read(&ps) == -1) {

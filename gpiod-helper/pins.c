@@ -346,6 +346,8 @@ pins_fill_info(const struct pin *p, struct ipc_pin_info *pi)
 	pi->ts = p->p_ts;
 	pi->source = p->p_source;
 	pi->mission = p->p_mission;
+	pi->safe = p->p_conf->p_dir == PIN_OUTPUT ? p->p_conf->p_safe : -1;
+	pi->holder = p->p_holder;
 	snprintf(pi->name, sizeof(pi->name), "%s", p->p_conf->p_name);
 	snprintf(pi->chip, sizeof(pi->chip), "%s", p->p_chip->ch_conf->c_name);
 }
@@ -369,8 +371,44 @@ pins_change(struct pin *p, int value, uint64_t ts_us, uint32_t source,
 	ev.value = value;
 	ev.source = source;
 	ev.mission = mission;
+	if (env->h_hist_size > 0) {
+		env->h_hist[env->h_hist_head] = ev;
+		env->h_hist_head = (env->h_hist_head + 1) % env->h_hist_size;
+		if (env->h_hist_len < env->h_hist_size)
+			env->h_hist_len++;
+	}
 	proc_broadcast(IPC_PIN_EVENT, &ev, sizeof(ev));
 	return p->p_seq;
+}
+
+/*
+ * Returns IPC_HISTORY_OK after calling cb for each kept event after since,
+ * oldest first; IPC_HISTORY_GONE when events after since are no longer all
+ * kept; IPC_HISTORY_FUTURE when since has not happened.
+ */
+int
+pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
+    void *arg, uint64_t *oldest)
+{
+	size_t		 i, start;
+	uint64_t	 first;
+
+	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
+	    (env->h_hist_size ? env->h_hist_size : 1);
+	first = env->h_hist_len > 0 ? env->h_hist[start].seq : env->h_seq + 1;
+	*oldest = env->h_hist_len > 0 ? first : 0;
+	if (since > env->h_seq)
+		return IPC_HISTORY_FUTURE;
+	if (since + 1 < first)
+		return IPC_HISTORY_GONE;
+	for (i = 0; i < env->h_hist_len; i++) {
+		const struct ipc_pin_event *ev =
+		    &env->h_hist[(start + i) % env->h_hist_size];
+
+		if (ev->seq > since)
+			cb(ev, arg);
+	}
+	return IPC_HISTORY_OK;
 }
 
 void

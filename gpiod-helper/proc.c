@@ -40,6 +40,8 @@ struct child {
 	struct event	*c_restart;
 	struct timespec	 c_started;
 	unsigned int	 c_fast_deaths;
+	uint32_t	 c_history_id;	/* the IPC_HISTORY being answered */
+	uint32_t	 c_history_count;
 };
 
 static struct child	 children[CHILD_MAX];
@@ -60,7 +62,24 @@ static const struct req_rule {
 	{ IPC_PIN_TOGGLE, sizeof(struct ipc_pin_req),
 	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
 	{ IPC_SIM_PULL, sizeof(struct ipc_pin_req), ROLE_BIT(CHILD_WSD) },
+	{ IPC_HISTORY, sizeof(struct ipc_history), ROLE_BIT(CHILD_WSD) },
+	{ IPC_PIN_HOLD, sizeof(struct ipc_hold), ROLE_BIT(CHILD_WORKER) },
+	{ IPC_MISSION_END, sizeof(struct ipc_mission_end),
+	    ROLE_BIT(CHILD_WORKER) },
 };
+
+/*
+ * The last step each running mission had applied, with its answer: a step
+ * sent again (by a worker restarted with it in flight) gets the answer, not
+ * a second change.
+ */
+struct mstep {
+	uint32_t	 ms_mission;
+	uint32_t	 ms_step;
+	struct ipc_reply ms_reply;
+};
+static struct mstep	*msteps;
+static size_t		 nmsteps;
 
 static void	proc_spawn(struct child *);
 static int	proc_dispatch(struct ipc_chan *, const struct ipc_msg *, void *);
@@ -169,6 +188,7 @@ proc_send_table(struct child *c)
 	end.seq = env->h_seq;
 	end.npins = env->h_npins;
 	end.generation = env->h_generation;
+	end.boot = env->h_boot;
 	if (c->c_role == CHILD_WSD)
 		proc_send_wsd_settings(c);
 	proc_send(c, IPC_STATE_END, 0, &end, sizeof(end), -1);
@@ -365,6 +385,95 @@ proc_reply(struct child *c, uint32_t id, int error, int value, uint64_t seq)
 	proc_send(c, IPC_REPLY, id, &r, sizeof(r), -1);
 }
 
+static void
+proc_reply_busy(struct child *c, uint32_t id, const struct pin *p)
+{
+	struct ipc_reply	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.error = IPC_E_BUSY;
+	r.value = p->p_value;
+	r.mission = p->p_holder;
+	proc_send(c, IPC_REPLY, id, &r, sizeof(r), -1);
+}
+
+static struct mstep *
+mstep_find(uint32_t mission, int create)
+{
+	struct mstep	*m;
+	size_t		 i;
+
+	for (i = 0; i < nmsteps; i++)
+		if (msteps[i].ms_mission == mission)
+			return &msteps[i];
+	if (!create)
+		return NULL;
+	if ((m = reallocarray(msteps, nmsteps + 1, sizeof(*m))) == NULL)
+		return NULL;
+	msteps = m;
+	m = &msteps[nmsteps++];
+	memset(m, 0, sizeof(*m));
+	m->ms_mission = mission;
+	return m;
+}
+
+static void
+holder_broadcast(const struct pin *p)
+{
+	struct ipc_pin_holder	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.index = p->p_index;
+	h.holder = p->p_holder;
+	proc_broadcast(IPC_PIN_HOLDER, &h, sizeof(h));
+}
+
+/* A mission has ended: its pins are free and its step record goes. */
+static void
+proc_mission_end(uint32_t mission)
+{
+	struct mstep	*m;
+	unsigned int	 i;
+
+	for (i = 0; i < env->h_npins; i++)
+		if (env->h_pins[i]->p_holder == mission) {
+			env->h_pins[i]->p_holder = 0;
+			holder_broadcast(env->h_pins[i]);
+		}
+	if ((m = mstep_find(mission, 0)) != NULL) {
+		*m = msteps[--nmsteps];
+		if (nmsteps == 0) {
+			free(msteps);
+			msteps = NULL;
+		}
+	}
+}
+
+static void
+history_send(const struct ipc_pin_event *ev, void *arg)
+{
+	struct child	*c = arg;
+
+	proc_send(c, IPC_PIN_EVENT, c->c_history_id, ev, sizeof(*ev), -1);
+	c->c_history_count++;
+}
+
+static void
+proc_history(struct child *c, uint32_t id, const struct ipc_history *h)
+{
+	struct ipc_history_end	 end;
+	uint64_t		 oldest;
+
+	memset(&end, 0, sizeof(end));
+	c->c_history_id = id;
+	c->c_history_count = 0;
+	end.status = pins_history(h->since, history_send, c, &oldest);
+	end.seq = env->h_seq;
+	end.oldest = oldest;
+	end.count = c->c_history_count;
+	proc_send(c, IPC_HISTORY_END, id, &end, sizeof(end), -1);
+}
+
 /* A request that passed req_table and the range checks. */
 static void
 proc_request(struct child *c, uint16_t type, uint32_t id,
@@ -372,7 +481,8 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 {
 	struct pin	*p = pins_get(req->index);
 	struct chip	*ch = p->p_chip;
-	int		 value, out = p->p_conf->p_dir == PIN_OUTPUT;
+	struct mstep	*ms = NULL;
+	int		 value, error, out = p->p_conf->p_dir == PIN_OUTPUT;
 	uint64_t	 seq = 0;
 
 	switch (type) {
@@ -391,18 +501,42 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 			proc_reply(c, id, IPC_E_NOT_OUTPUT, p->p_value, 0);
 			return;
 		}
+		/* Clients wait for the mission; missions keep to their pins. */
+		if (p->p_holder != 0 && p->p_holder != req->mission) {
+			proc_reply_busy(c, id, p);
+			return;
+		}
+		if (req->step != 0) {
+			if ((ms = mstep_find(req->mission, 1)) == NULL) {
+				proc_reply(c, id, IPC_E_IO, p->p_value, 0);
+				return;
+			}
+			if (req->step <= ms->ms_step) {
+				/* Sent again after a worker restart: once only. */
+				proc_send(c, IPC_REPLY, id, &ms->ms_reply,
+				    sizeof(ms->ms_reply), -1);
+				return;
+			}
+		}
 		value = type == IPC_PIN_TOGGLE ? !p->p_value : req->value;
+		error = IPC_OK;
 		if (value != p->p_value) {
 			if (ch->ch_ops->set(ch, p, value) == -1) {
 				log_warn("pin %s: set %d", p->p_conf->p_name,
 				    value);
-				proc_reply(c, id, IPC_E_IO, p->p_value, 0);
-				return;
-			}
-			seq = pins_change(p, value, pins_now_us(), req->source,
-			    req->mission);
+				error = IPC_E_IO;
+			} else
+				seq = pins_change(p, value, pins_now_us(),
+				    req->source, req->mission);
 		}
-		proc_reply(c, id, IPC_OK, p->p_value, seq);
+		if (req->step != 0) {
+			memset(&ms->ms_reply, 0, sizeof(ms->ms_reply));
+			ms->ms_step = req->step;
+			ms->ms_reply.error = error;
+			ms->ms_reply.value = p->p_value;
+			ms->ms_reply.seq = seq;
+		}
+		proc_reply(c, id, error, p->p_value, seq);
 		return;
 	case IPC_SIM_PULL:
 		if (ch->ch_ops->pull == NULL) {
@@ -419,6 +553,64 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 		    env->h_seq != seq ? env->h_seq : 0);
 		return;
 	}
+}
+
+/* IPC_HISTORY, IPC_PIN_HOLD, IPC_MISSION_END: checked like the others. */
+static int
+proc_dispatch_other(struct child *c, const struct ipc_msg *msg)
+{
+	struct ipc_history	 h;
+	struct ipc_hold		 hold;
+	struct ipc_mission_end	 end;
+	struct pin		*p;
+
+	switch (msg->hdr.type) {
+	case IPC_HISTORY:
+		memcpy(&h, msg->data, sizeof(h));
+		if (!env->h_stopping)
+			proc_history(c, msg->hdr.id, &h);
+		return 0;
+	case IPC_PIN_HOLD:
+		memcpy(&hold, msg->data, sizeof(hold));
+		if (hold.mission == 0 || hold.hold > 1 ||
+		    hold.generation > env->h_generation ||
+		    (hold.generation == env->h_generation &&
+		    hold.index >= env->h_npins)) {
+			proc_compromised(c, "field out of range", msg->hdr.type);
+			return -1;
+		}
+		if (env->h_stopping)
+			return 0;
+		if (hold.generation < env->h_generation) {
+			proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
+			return 0;
+		}
+		p = pins_get(hold.index);
+		if (p->p_conf->p_dir != PIN_OUTPUT) {
+			proc_reply(c, msg->hdr.id, IPC_E_NOT_OUTPUT, p->p_value, 0);
+			return 0;
+		}
+		if (p->p_holder != 0 && p->p_holder != hold.mission) {
+			proc_reply_busy(c, msg->hdr.id, p);
+			return 0;
+		}
+		if (hold.hold ? p->p_holder == 0 : p->p_holder != 0) {
+			p->p_holder = hold.hold ? hold.mission : 0;
+			holder_broadcast(p);
+		}
+		proc_reply(c, msg->hdr.id, IPC_OK, p->p_value, 0);
+		return 0;
+	case IPC_MISSION_END:
+		memcpy(&end, msg->data, sizeof(end));
+		if (end.mission == 0 || end.pad != 0) {
+			proc_compromised(c, "field out of range", msg->hdr.type);
+			return -1;
+		}
+		proc_mission_end(end.mission);
+		proc_reply(c, msg->hdr.id, IPC_OK, 0, 0);
+		return 0;
+	}
+	return 0;
 }
 
 static int
@@ -462,6 +654,9 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		proc_compromised(c, "wrong payload size", msg->hdr.type);
 		return -1;
 	}
+	if (msg->hdr.type == IPC_HISTORY || msg->hdr.type == IPC_PIN_HOLD ||
+	    msg->hdr.type == IPC_MISSION_END)
+		return proc_dispatch_other(c, msg);
 	memcpy(&req, msg->data, sizeof(req));
 	if (req.generation > env->h_generation) {
 		proc_compromised(c, "pin table from the future", msg->hdr.type);
@@ -472,7 +667,8 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
 		return 0;
 	}
-	if (req.index >= env->h_npins ||
+	if (req.index >= env->h_npins || req.pad != 0 ||
+	    (c->c_role == CHILD_WSD && req.step != 0) ||
 	    (req.value != 0 && req.value != 1) ||
 	    (msg->hdr.type != IPC_PIN_SET && msg->hdr.type != IPC_SIM_PULL &&
 	    req.value != 0) ||
@@ -568,4 +764,5 @@ proc_cleanup(void)
 		event_free(ev_kill);
 	if (ev_chld != NULL)
 		event_free(ev_chld);
+	free(msteps);
 }

@@ -239,6 +239,7 @@ ipc_chan_new(struct event_base *base, int sock, size_t maxqueue, ipc_cb cb,
 	c->c_rev = event_new(base, sock, EV_READ | EV_PERSIST, ipc_chan_read, c);
 	c->c_wev = event_new(base, sock, EV_WRITE, ipc_chan_write, c);
 	if (c->c_rev == NULL || c->c_wev == NULL) {
+		c->c_fd = -1;		/* the caller still owns sock */
 		ipc_chan_free(c);
 		return NULL;
 	}
@@ -263,7 +264,8 @@ ipc_chan_free(struct ipc_chan *c)
 		event_free(c->c_rev);
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
-	close(c->c_fd);
+	if (c->c_fd != -1)
+		close(c->c_fd);
 	free(c->c_buf);
 	free(c);
 }

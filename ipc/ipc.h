@@ -56,16 +56,26 @@ enum ipc_type {
 	IPC_SHUTDOWN,		/* empty: finish what is queued and exit */
 	IPC_WSD_SETTINGS,	/* struct ipc_wsd_settings, then its origins */
 	IPC_ORIGIN,		/* struct ipc_origin: one allowed origin */
+	IPC_HISTORY_END,	/* struct ipc_history_end: answers IPC_HISTORY;
+				   the IPC_PIN_EVENTs before it carry its id */
+	IPC_PIN_HOLDER,		/* struct ipc_pin_holder: a pin held or freed */
 
 	/* 200-299: child -> helper */
 	IPC_PIN_GET = 200,	/* struct ipc_pin_req */
 	IPC_PIN_SET,		/* struct ipc_pin_req */
 	IPC_PIN_TOGGLE,		/* struct ipc_pin_req */
 	IPC_SIM_PULL,		/* struct ipc_pin_req: drive a simulated input */
+	IPC_HISTORY,		/* wsd: struct ipc_history: events after a seq */
+	IPC_PIN_HOLD,		/* worker: struct ipc_hold: hold or free a pin */
+	IPC_MISSION_END,	/* worker: struct ipc_mission_end: drop its holds */
 
 	/* 300-399: wsd <-> worker (never seen by the helper) */
 	IPC_MISSION_LIST = 300,	/* wsd -> worker, empty: please send IPC_MISSIONS */
 	IPC_MISSIONS,		/* worker -> wsd, text: JSON array of missions */
+	IPC_MISSION_START,	/* wsd -> worker, text: the client's mission */
+	IPC_MISSION_CANCEL,	/* wsd -> worker, struct ipc_mission_end */
+	IPC_MISSION_REPLY,	/* worker -> wsd, text: {"ok":..} for hdr.id */
+	IPC_MISSION_EVENT,	/* worker -> wsd, text: one mission, changed */
 };
 
 /* Error codes carried in replies; wsd maps them to protocol error codes. */
@@ -100,6 +110,8 @@ struct ipc_pin_info {
 	uint32_t	flags;		/* IPC_PIN_* */
 	int32_t		value;		/* logical value, 0 or 1 */
 	uint32_t	edge;		/* enum pin_edge bits: 1 rising, 2 falling */
+	int32_t		safe;		/* safe value, or -1 */
+	uint32_t	holder;		/* mission holding it, 0 if none */
 	uint64_t	seq;		/* seq of the last change, 0 if none */
 	uint64_t	ts;		/* time of the last change, us since the epoch */
 	uint32_t	source;		/* enum ipc_source of the last change */
@@ -116,6 +128,7 @@ struct ipc_state_end {
 	uint64_t	seq;		/* last seq assigned */
 	uint32_t	npins;
 	uint32_t	generation;
+	uint64_t	boot;		/* this helper's start, us: a restart changes it */
 };
 
 struct ipc_pin_event {
@@ -131,6 +144,8 @@ struct ipc_reply {
 	int32_t		error;		/* enum ipc_error */
 	int32_t		value;		/* the pin's value after the request */
 	uint64_t	seq;		/* the event it caused, 0 if none */
+	uint32_t	mission;	/* IPC_E_BUSY: the mission holding the pin */
+	uint32_t	pad;
 };
 
 struct ipc_pin_req {
@@ -139,6 +154,45 @@ struct ipc_pin_req {
 	uint32_t	source;		/* IPC_SRC_CLIENT or IPC_SRC_MISSION */
 	uint32_t	mission;
 	uint32_t	generation;	/* of the table index refers to */
+	/*
+	 * Missions number their set and toggle requests 1, 2, ...: the helper
+	 * applies each number once, so a worker that died with a request in
+	 * flight can send it again without the pin changing twice.
+	 */
+	uint32_t	step;
+	uint32_t	pad;
+};
+
+struct ipc_history {
+	uint64_t	since;		/* events with a seq above this */
+};
+
+#define IPC_HISTORY_OK		0
+#define IPC_HISTORY_GONE	1	/* since is older than what is kept */
+#define IPC_HISTORY_FUTURE	2	/* since is past the last seq */
+
+struct ipc_history_end {
+	uint32_t	status;		/* IPC_HISTORY_* */
+	uint32_t	count;		/* events sent */
+	uint64_t	seq;		/* last seq at the time of the answer */
+	uint64_t	oldest;		/* oldest seq still kept, 0 if none */
+};
+
+struct ipc_hold {
+	uint32_t	mission;
+	uint32_t	index;
+	uint32_t	generation;
+	uint32_t	hold;		/* 1 hold, 0 free */
+};
+
+struct ipc_mission_end {
+	uint32_t	mission;
+	uint32_t	pad;
+};
+
+struct ipc_pin_holder {
+	uint32_t	index;
+	uint32_t	holder;		/* 0: free */
 };
 
 struct ipc_listener {
@@ -202,8 +256,9 @@ struct ipc_chan;
 typedef int (*ipc_cb)(struct ipc_chan *, const struct ipc_msg *, void *);
 
 /*
- * ipc_chan_new: take ownership of sock.  maxqueue bounds the bytes waiting
- * to be written; past it ipc_chan_send fails with ENOBUFS.
+ * ipc_chan_new: take ownership of sock (on failure, NULL, and the caller
+ * still owns it).  maxqueue bounds the bytes waiting to be written; past it
+ * ipc_chan_send fails with ENOBUFS.
  */
 struct ipc_chan	*ipc_chan_new(struct event_base *, int sock, size_t maxqueue,
 		    ipc_cb, void *arg);

@@ -38,6 +38,9 @@ MALFORMED = [
     ("empties", "two empty datagrams, both queued before the helper reads"),
 ]
 
+# Modes that send an fd: the helper must not keep it.
+FD_MODES = {"fd", "twofd", "empty"}
+
 # Modes whose datagrams must all be waiting before the helper reads the
 # first: the helper is stopped (SIGSTOP) while the rogue sends them.
 GATED = {"empties"}
@@ -131,9 +134,11 @@ def case_malformed(t, mode, what):
     failed = t.failed
     with RogueGpiows(mode, gated=mode in GATED) as g:
         name = "%s (%s)" % (mode, what)
-        ok = wait_until(g, lambda: "worker" in g.children(), RESTART_TIMEOUT)
+        ok = wait_until(g, lambda: "worker" in g.children() and g.starts() >= 1,
+                        RESTART_TIMEOUT)
         worker = g.children().get("worker")
-        t.ok(ok and g.starts() >= 1, "%s: helper, worker and rogue start" % name)
+        t.ok(ok, "%s: helper, worker and rogue start" % name,
+             "children %r, rogue started %d times" % (g.children(), g.starts()))
 
         if g.gate is not None:
             ready = wait_until(g, lambda: "rogue ready %s" % mode in g.rogue_lines(),
@@ -160,16 +165,19 @@ def case_malformed(t, mode, what):
              "what the helper says of wsd[%s]: %r" % (pid, fate))
         if fate:
             t.diag(fate[0])
+        t.ok(any("killed by signal 9" in l for l in fate),
+             "%s: the helper kills it (SIGKILL)" % name,
+             "what the helper says of wsd[%s]: %r" % (pid, fate))
         t.ok(g.proc.poll() is None, "%s: the helper is still running" % name,
              "exited with %r" % g.proc.returncode)
 
-        pipes = g.sent_pipes()
-        if pipes and g.proc.poll() is None:
-            links = g.helper_fds()
-            first = "pipe:[%s]" % pipes[0]
-            t.ok(first not in links,
+        if mode in FD_MODES:
+            pipes = g.sent_pipes()
+            links = g.helper_fds() if g.proc.poll() is None else []
+            sent = "pipe:[%s]" % pipes[0] if pipes else None
+            t.ok(sent is not None and sent not in links,
                  "%s: the helper does not keep the fd the rogue sent" % name,
-                 "helper fds: %r" % sorted(links))
+                 "sent %r; helper fds: %r" % (sent, sorted(links)))
 
         t.eq(g.children().get("worker"), worker,
              "%s: the worker keeps running (same pid)" % name)
@@ -221,7 +229,6 @@ def case_good(t):
         stop_and_check(t, g, name, rogue)
         if t.failed != failed:
             show_logs(t, g)
-
 
 
 def main():
