@@ -165,7 +165,7 @@ static const char *const sc_wsd[] = {
 static const char *const sc_worker[] = {
 	"openat", "pread64", "pwrite64", "fsync", "fdatasync", "rename",
 	"renameat", "renameat2", "unlink", "unlinkat", "mkdirat",
-	"ftruncate", "getdents64",
+	"ftruncate", "getdents64", "dup",
 	NULL
 };
 

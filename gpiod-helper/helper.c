@@ -45,8 +45,8 @@ helper_reload(void)
 
 	if (env->h_stopping)
 		return;
-	log_info("SIGHUP: reloading %s", env->h_conf->cf_path);
-	if ((conf = conf_parse(env->h_conf->cf_path)) == NULL) {
+	log_info("SIGHUP: reloading %s", env->h_conf_abs);
+	if ((conf = conf_parse(env->h_conf_abs)) == NULL) {
 		log_warnx("%s: not reloaded: the running configuration stays",
 		    env->h_conf->cf_path);
 		return;
@@ -129,7 +129,10 @@ helper_listen(struct helper_env *h)
 	}
 }
 
-/* Root only: the worker is confined to its journal directory. */
+/*
+ * The worker's journal directory (it is confined to it): made if missing,
+ * and given to the user the worker runs as.
+ */
 static void
 helper_journal(struct helper_env *h)
 {
@@ -141,7 +144,7 @@ helper_journal(struct helper_env *h)
 		fatal("journal %s", h->h_conf->cf_journal);
 	if (!S_ISDIR(st.st_mode))
 		fatalx("journal %s: not a directory", h->h_conf->cf_journal);
-	if ((st.st_uid != h->h_uid || st.st_gid != h->h_gid) &&
+	if (h->h_drop && (st.st_uid != h->h_uid || st.st_gid != h->h_gid) &&
 	    chown(h->h_conf->cf_journal, h->h_uid, h->h_gid) == -1)
 		fatal("chown journal %s", h->h_conf->cf_journal);
 }
@@ -194,6 +197,9 @@ main(int argc, char *argv[])
 
 	if ((h.h_conf = conf_parse(conffile)) == NULL)
 		exit(1);
+	/* For SIGHUP, once daemon() has changed to "/". */
+	if ((h.h_conf_abs = realpath(conffile, NULL)) == NULL)
+		fatal("%s", conffile);
 	if (noaction) {
 		fprintf(stderr, "configuration OK\n");
 		conf_free(h.h_conf);
@@ -239,8 +245,7 @@ main(int argc, char *argv[])
 	if (pins_setup(&h, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	helper_listen(&h);
-	if (h.h_drop)
-		helper_journal(&h);
+	helper_journal(&h);
 
 	if (!h.h_foreground) {
 		if (daemon(0, 0) == -1)
@@ -273,6 +278,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < CHILD_MAX; i++)
 		free(child_path[i]);
 	free(h.h_hist);
+	free(h.h_conf_abs);
 	event_base_free(h.h_base);
 	conf_free(h.h_conf);
 	return 0;

@@ -42,6 +42,7 @@ enum child_role {
 
 struct helper_env {
 	struct gpiows_conf *h_conf;
+	char		*h_conf_abs;	/* its file, absolute, for reloads */
 	struct event_base *h_base;
 	struct chip	**h_chips;
 	unsigned int	 h_nchips;

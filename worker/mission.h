@@ -67,12 +67,19 @@ struct mission_pins {
 /*
  * mission_parse: check j (a client's "mission" object) in full and fill
  * *spec.  Returns 0, or -1 with err holding "PATH: RULE" for the first
- * problem in document order (PATH is "" for the object itself).
+ * problem (PATH is "mission" for the object itself) and *spec left empty.
+ * "First" does not depend on key order in the text: in each object an
+ * unknown key comes first, then the fields in the order the format lists
+ * them; arrays in index order.
  */
 int	mission_parse(const json_t *j, const struct mission_pins *pins,
 	    struct mission_spec *spec, char *err, size_t errlen);
 void	mission_spec_free(struct mission_spec *);
-/* mission_pins_used: the distinct output pins the steps set or toggle. */
+/*
+ * mission_outputs: the distinct output pins the steps set or toggle, in the
+ * order of their first use (inside repeats too), at most max of them into
+ * names; returns how many it stored.
+ */
 size_t	mission_outputs(const struct mission_spec *, char (*names)[GPIOWS_NAME_SIZE],
 	    size_t max);
 

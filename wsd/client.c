@@ -22,8 +22,35 @@
 
 enum req_kind {
 	REQ_PIN,		/* get, set, toggle, sim.pull: answered by the helper */
-	REQ_MISSIONS		/* mission.list: answered by the worker */
+	REQ_MISSIONS,		/* mission.list: answered by the worker */
+	REQ_MISSION_OP,		/* mission.start, mission.cancel: the worker */
+	REQ_RESUME		/* resume: the helper's history */
 };
+
+#define HOLD_MS		250	/* a new client's live pin events wait so long */
+#define HOLD_MAX	4096	/* at most so many of them */
+#define MISSIONS_KEPT	200	/* ended missions wsd keeps for hello */
+
+/*
+ * A new client's live pin events are held until its first request, for at
+ * most HOLD_MS: a client that resumes at once then gets what it missed and
+ * what happened since, each once and in seq order.
+ */
+struct held {
+	struct shared_frame	*h_frame;
+	uint64_t		 h_seq;
+};
+
+struct conn_hold {
+	TAILQ_ENTRY(conn_hold)	 ch_entry;	/* waiting for HOLD_MS */
+	struct conn		*ch_conn;
+	uint64_t		 ch_until;	/* monotonic us; 0: resuming */
+	struct held		*ch_items;
+	size_t			 ch_n, ch_cap;
+	uint64_t		 ch_replayed;	/* last seq the history gave */
+};
+static TAILQ_HEAD(, conn_hold) holds = TAILQ_HEAD_INITIALIZER(holds);
+static struct event		*ev_hold;
 
 /* A request waiting for the helper's or the worker's answer. */
 struct pending {
@@ -72,6 +99,104 @@ client_broadcast(const char *s, size_t len)
 	shared_frame_unref(sf);
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+hold_arm(void)
+{
+	struct conn_hold	*h = TAILQ_FIRST(&holds);
+	struct timeval		 tv = { 0, 0 };
+	uint64_t		 now = mono_us();
+
+	if (h == NULL)
+		return;
+	if (h->ch_until > now) {
+		tv.tv_sec = (time_t)((h->ch_until - now) / 1000000);
+		tv.tv_usec = (suseconds_t)((h->ch_until - now) % 1000000);
+	}
+	evtimer_add(ev_hold, &tv);
+}
+
+/*
+ * Let a client's held events go (those after what a resume replayed), or
+ * with deliver 0 just drop them (the client is leaving).
+ */
+static void
+hold_release(struct conn *c, int deliver)
+{
+	struct conn_hold	*h = c->c_hold;
+	size_t			 i;
+
+	if (h == NULL)
+		return;
+	c->c_hold = NULL;
+	if (h->ch_until != 0)
+		TAILQ_REMOVE(&holds, h, ch_entry);
+	for (i = 0; i < h->ch_n; i++) {
+		if (deliver && h->ch_items[i].h_seq > h->ch_replayed)
+			conn_send_shared(c, h->ch_items[i].h_frame);
+		shared_frame_unref(h->ch_items[i].h_frame);
+	}
+	free(h->ch_items);
+	free(h);
+}
+
+static void
+hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_hold	*h;
+	uint64_t		 now = mono_us();
+
+	while ((h = TAILQ_FIRST(&holds)) != NULL && h->ch_until <= now)
+		hold_release(h->ch_conn, 1);
+	hold_arm();
+}
+
+static void
+client_broadcast_pin(const char *s, size_t len, uint64_t seq)
+{
+	struct shared_frame	*sf;
+	struct conn		*c, *tmp;
+	struct conn_hold	*h;
+	struct held		*nh;
+
+	if (TAILQ_EMPTY(&wenv->w_clients))
+		return;
+	if ((sf = shared_frame_new(WS_OP_TEXT, s, len)) == NULL) {
+		log_warnx("out of memory for a broadcast");
+		return;
+	}
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp) {
+		if ((h = c->c_hold) == NULL) {
+			conn_send_shared(c, sf);
+			continue;
+		}
+		if (h->ch_n == h->ch_cap) {
+			if (h->ch_cap >= HOLD_MAX || (nh = reallocarray(
+			    h->ch_items, h->ch_cap ? h->ch_cap * 2 : 16,
+			    sizeof(*nh))) == NULL) {
+				/* Too much to hold: order is lost, not events. */
+				hold_release(c, 1);
+				conn_send_shared(c, sf);
+				continue;
+			}
+			h->ch_items = nh;
+			h->ch_cap = h->ch_cap ? h->ch_cap * 2 : 16;
+		}
+		shared_frame_ref(sf);
+		h->ch_items[h->ch_n].h_frame = sf;
+		h->ch_items[h->ch_n++].h_seq = seq;
+	}
+	shared_frame_unref(sf);
+}
+
 static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -89,6 +214,42 @@ client_reply_error(struct conn *c, json_t *id, const char *code,
 	va_end(ap);
 	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
 	    "error", "code", code, "message", text);
+	if (msg == NULL)
+		return;
+	if (id != NULL)
+		json_object_set(msg, "id", id);
+	client_send_json(c, msg);
+	json_decref(msg);
+}
+
+/* The name of a mission wsd knows of, for messages. */
+static const char *
+mission_name(uint32_t id)
+{
+	json_t	*m;
+	size_t	 i;
+
+	json_array_foreach(wenv->w_missions, i, m)
+		if (json_integer_value(json_object_get(m, "id")) == id)
+			return json_string_value(json_object_get(m, "name"));
+	return NULL;
+}
+
+static void
+client_reply_busy(struct conn *c, json_t *id, const char *pin,
+    uint32_t mission)
+{
+	json_t		*msg, *err;
+	const char	*name = mission_name(mission);
+	char		 text[256];
+
+	snprintf(text, sizeof(text), "pin \"%s\" is held by mission %u%s%.64s%s: "
+	    "cancel it first", pin, mission, name ? " (\"" : "",
+	    name ? name : "", name ? "\")" : "");
+	err = json_pack("{s:s, s:s, s:I}", "code", "busy", "message", text,
+	    "mission", (json_int_t)mission);
+	msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0, "error",
+	    err);
 	if (msg == NULL)
 		return;
 	if (id != NULL)
@@ -117,6 +278,8 @@ client_pin_json(const struct ipc_pin_info *pi)
 	    "source", src,
 	    "simulated", (pi->flags & IPC_PIN_SIMULATED) != 0,
 	    "active_low", (pi->flags & IPC_PIN_ACTIVE_LOW) != 0);
+	if (o != NULL && pi->holder != 0)
+		json_object_set_new(o, "mission", json_integer(pi->holder));
 	if (o != NULL && !(pi->flags & IPC_PIN_OUTPUT)) {
 		const char *edge = pi->edge == 3 ? "both" : pi->edge == 1 ?
 		    "rising" : pi->edge == 2 ? "falling" : "none";
@@ -182,6 +345,7 @@ client_init(void)
 	if ((wenv->w_missions = json_array()) == NULL)
 		fatalx("json_array");
 	if ((ev_users = event_new(wenv->w_base, -1, 0, client_users_cb,
+	    NULL)) == NULL || (ev_hold = evtimer_new(wenv->w_base, hold_cb,
 	    NULL)) == NULL)
 		fatalx("event_new");
 }
@@ -197,15 +361,26 @@ client_shutdown(void)
 		free(p);
 	}
 	event_free(ev_users);
+	event_free(ev_hold);
 	json_decref(wenv->w_missions);
 }
 
 void
 client_join(struct conn *c)
 {
+	struct conn_hold	*h;
+
 	TAILQ_INSERT_TAIL(&wenv->w_clients, c, c_entry);
 	wenv->w_nclients++;
 	client_hello(c);
+	if ((h = calloc(1, sizeof(*h))) != NULL) {
+		h->ch_conn = c;
+		h->ch_until = mono_us() + HOLD_MS * 1000;
+		c->c_hold = h;
+		TAILQ_INSERT_TAIL(&holds, h, ch_entry);
+		if (TAILQ_FIRST(&holds) == h)
+			hold_arm();
+	}
 	client_users_changed();
 }
 
@@ -214,6 +389,7 @@ client_leave(struct conn *c)
 {
 	struct pending	*p;
 
+	hold_release(c, 0);
 	TAILQ_REMOVE(&wenv->w_clients, c, c_entry);
 	wenv->w_nclients--;
 	TAILQ_FOREACH(p, &pendings, p_entry)
@@ -360,6 +536,245 @@ client_mission_list(struct conn *c, json_t *id)
 	}
 }
 
+static void
+client_mission_start(struct conn *c, json_t *req, json_t *id)
+{
+	json_t		*m = json_object_get(req, "mission");
+	struct pending	*p;
+	char		*s;
+
+	if (!json_is_object(m)) {
+		client_reply_error(c, id, "bad_request",
+		    "\"mission.start\" needs \"mission\": an object");
+		return;
+	}
+	if ((s = json_dumps(m, JSON_COMPACT)) == NULL ||
+	    (p = pending_new(c, id, REQ_MISSION_OP, "")) == NULL) {
+		free(s);
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	if (wsd_worker_request(IPC_MISSION_START, p->p_reqid, s,
+	    strlen(s)) == -1) {
+		pending_free(p);
+		client_reply_error(c, id, "unavailable",
+		    "the mission worker is not running; try again shortly");
+	}
+	free(s);
+}
+
+static void
+client_mission_cancel(struct conn *c, json_t *req, json_t *id)
+{
+	json_t			*m = json_object_get(req, "mission");
+	struct ipc_mission_end	 me;
+	struct pending		*p;
+
+	if (!json_is_integer(m) || json_integer_value(m) <= 0 ||
+	    json_integer_value(m) > UINT32_MAX) {
+		client_reply_error(c, id, "bad_request",
+		    "\"mission.cancel\" needs \"mission\": a mission id");
+		return;
+	}
+	if ((p = pending_new(c, id, REQ_MISSION_OP, "")) == NULL) {
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	memset(&me, 0, sizeof(me));
+	me.mission = (uint32_t)json_integer_value(m);
+	if (wsd_worker_request(IPC_MISSION_CANCEL, p->p_reqid, &me,
+	    sizeof(me)) == -1) {
+		pending_free(p);
+		client_reply_error(c, id, "unavailable",
+		    "the mission worker is not running; try again shortly");
+	}
+}
+
+/*
+ * resume: the pin events after "since" from the helper's history, then the
+ * live ones held meanwhile, each once and in order.
+ */
+static void
+client_resume(struct conn *c, json_t *req, json_t *id)
+{
+	json_t		*js = json_object_get(req, "since");
+	struct ipc_history h;
+	struct pending	*p;
+
+	if (!json_is_integer(js) || json_integer_value(js) < 0) {
+		client_reply_error(c, id, "bad_request",
+		    "\"resume\" needs \"since\": the last seq seen");
+		return;
+	}
+	if (c->c_hold != NULL && c->c_hold->ch_until == 0) {
+		client_reply_error(c, id, "bad_request",
+		    "a resume is already under way");
+		return;
+	}
+	if (c->c_hold == NULL && (c->c_hold = calloc(1,
+	    sizeof(*c->c_hold))) == NULL) {
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	c->c_hold->ch_conn = c;
+	if (c->c_hold->ch_until != 0)
+		TAILQ_REMOVE(&holds, c->c_hold, ch_entry);
+	c->c_hold->ch_until = 0;	/* held until the history is in */
+	if ((p = pending_new(c, id, REQ_RESUME, "")) == NULL) {
+		hold_release(c, 1);
+		client_reply_error(c, id, "internal", "out of memory");
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.since = (uint64_t)json_integer_value(js);
+	if (ipc_chan_send(wenv->w_helper, IPC_HISTORY, p->p_reqid, &h,
+	    sizeof(h), -1) == -1) {
+		pending_free(p);
+		hold_release(c, 1);
+		client_reply_error(c, id, "unavailable",
+		    "the helper cannot take requests now");
+	}
+}
+
+void
+client_history_event(uint32_t id, const struct ipc_pin_event *ev)
+{
+	struct pending	*p;
+	char		 s[256], src[32];
+	int		 n;
+
+	if ((p = pending_find(id, REQ_RESUME)) == NULL || p->p_conn == NULL)
+		return;
+	if (ev->source == IPC_SRC_MISSION)
+		snprintf(src, sizeof(src), "mission:%u", ev->mission);
+	else
+		snprintf(src, sizeof(src), "%s", ipc_source_str(ev->source));
+	/* The pin's name as it was: the table may have changed since. */
+	n = snprintf(s, sizeof(s), "{\"type\":\"pin\",\"pin\":\"%s\","
+	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
+	    "\"source\":\"%s\",\"replay\":true}",
+	    ev->index < wenv->w_npins ? wenv->w_pins[ev->index].wp_info.name :
+	    "", ev->value != 0, ev->seq, ev->ts, src);
+	conn_send_text(p->p_conn, s, (size_t)n);
+	if (p->p_conn != NULL && p->p_conn->c_hold != NULL)
+		p->p_conn->c_hold->ch_replayed = ev->seq;
+}
+
+void
+client_history_end(uint32_t id, const struct ipc_history_end *he)
+{
+	struct pending	*p;
+	struct conn	*c;
+	json_t		*msg;
+
+	if ((p = pending_find(id, REQ_RESUME)) == NULL)
+		return;
+	if ((c = p->p_conn) != NULL) {
+		if (he->status == IPC_HISTORY_OK) {
+			if (c->c_hold != NULL)
+				c->c_hold->ch_replayed = he->seq;
+			msg = json_pack("{s:s, s:b, s:I, s:I}", "type", "reply",
+			    "ok", 1, "replayed", (json_int_t)he->count, "seq",
+			    (json_int_t)he->seq);
+			if (msg != NULL) {
+				if (p->p_id != NULL)
+					json_object_set(msg, "id", p->p_id);
+				client_send_json(c, msg);
+				json_decref(msg);
+			}
+		} else
+			client_reply_error(c, p->p_id, "history_gone",
+			    "the events after that seq are %s (oldest kept: "
+			    "%" PRIu64 ", last: %" PRIu64 "): take the state "
+			    "from hello", he->status == IPC_HISTORY_GONE ?
+			    "no longer kept" : "not known here", he->oldest,
+			    he->seq);
+		hold_release(c, 1);
+	}
+	pending_free(p);
+}
+
+void
+client_holder(const struct ipc_pin_holder *ph)
+{
+	wenv->w_pins[ph->index].wp_info.holder = ph->holder;
+}
+
+void
+client_worker_mission_reply(uint32_t id, const char *data, size_t len)
+{
+	struct pending	*p;
+	json_t		*msg;
+	json_error_t	 err;
+
+	if ((p = pending_find(id, REQ_MISSION_OP)) == NULL)
+		return;
+	if ((msg = json_loadb(data, len, 0, &err)) == NULL ||
+	    !json_is_object(msg)) {
+		json_decref(msg);
+		if (p->p_conn != NULL)
+			client_reply_error(p->p_conn, p->p_id, "internal",
+			    "the mission worker answered with a malformed reply");
+		pending_free(p);
+		return;
+	}
+	if (p->p_conn != NULL) {
+		json_object_set_new(msg, "type", json_string("reply"));
+		if (p->p_id != NULL)
+			json_object_set(msg, "id", p->p_id);
+		client_send_json(p->p_conn, msg);
+	}
+	json_decref(msg);
+	pending_free(p);
+}
+
+/* A mission changed: the cache for hello, and everyone is told. */
+void
+client_worker_mission_event(const char *data, size_t len)
+{
+	json_t		*m, *o, *msg;
+	json_error_t	 err;
+	json_int_t	 mid;
+	size_t		 i, ended = 0;
+	char		*s;
+
+	if ((m = json_loadb(data, len, 0, &err)) == NULL || !json_is_object(m) ||
+	    (mid = json_integer_value(json_object_get(m, "id"))) <= 0) {
+		log_warnx("worker sent a bad mission event");
+		json_decref(m);
+		return;
+	}
+	json_array_foreach(wenv->w_missions, i, o)
+		if (json_integer_value(json_object_get(o, "id")) == mid)
+			break;
+	if (i < json_array_size(wenv->w_missions))
+		json_array_set(wenv->w_missions, i, m);
+	else
+		json_array_append(wenv->w_missions, m);
+	/* Bounded: the oldest ended ones go first. */
+	json_array_foreach(wenv->w_missions, i, o)
+		if (json_object_get(o, "ended") != NULL)
+			ended++;
+	for (i = 0; ended > MISSIONS_KEPT && i < json_array_size(
+	    wenv->w_missions); ) {
+		o = json_array_get(wenv->w_missions, i);
+		if (json_object_get(o, "ended") != NULL) {
+			json_array_remove(wenv->w_missions, i);
+			ended--;
+		} else
+			i++;
+	}
+	msg = json_pack("{s:s, s:O}", "type", "mission", "mission", m);
+	json_decref(m);
+	if (msg == NULL || (s = json_dumps(msg, JSON_COMPACT)) == NULL) {
+		json_decref(msg);
+		return;
+	}
+	client_broadcast(s, strlen(s));
+	free(s);
+	json_decref(msg);
+}
+
 void
 client_message(struct conn *c, int opcode, const unsigned char *data,
     size_t len)
@@ -395,15 +810,21 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 		return;
 	}
 	op = json_string_value(jop);
+	/* Its first request: the client is not resuming, or is now. */
+	if (c->c_hold != NULL && c->c_hold->ch_until != 0 &&
+	    strcmp(op, "resume") != 0)
+		hold_release(c, 1);
 	if (strcmp(op, "get") == 0 || strcmp(op, "set") == 0 ||
 	    strcmp(op, "toggle") == 0 || strcmp(op, "sim.pull") == 0)
 		client_pin_op(c, req, id, op);
 	else if (strcmp(op, "mission.list") == 0)
 		client_mission_list(c, id);
-	else if (strcmp(op, "mission.start") == 0 ||
-	    strcmp(op, "mission.cancel") == 0)
-		client_reply_error(c, id, "not_implemented",
-		    "\"%s\" is not implemented yet", op);
+	else if (strcmp(op, "mission.start") == 0)
+		client_mission_start(c, req, id);
+	else if (strcmp(op, "mission.cancel") == 0)
+		client_mission_cancel(c, req, id);
+	else if (strcmp(op, "resume") == 0)
+		client_resume(c, req, id);
 	else
 		client_reply_error(c, id, "unknown_op", "unknown op \"%.64s\"",
 		    op);
@@ -432,7 +853,7 @@ client_pin_event(const struct ipc_pin_event *ev)
 	n = snprintf(s, sizeof(s), "{\"type\":\"pin\",\"pin\":\"%s\","
 	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
 	    "\"source\":\"%s\"}", pi->name, pi->value, ev->seq, ev->ts, src);
-	client_broadcast(s, (size_t)n);
+	client_broadcast_pin(s, (size_t)n, ev->seq);
 }
 
 void
@@ -446,7 +867,10 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 		return;
 	}
 	if (p->p_conn != NULL) {
-		if (rep->error != IPC_OK)
+		if (rep->error == IPC_E_BUSY)
+			client_reply_busy(p->p_conn, p->p_id, p->p_pin,
+			    rep->mission);
+		else if (rep->error != IPC_OK)
 			client_reply_error(p->p_conn, p->p_id,
 			    ipc_errcode(rep->error), "pin \"%s\": %s",
 			    p->p_pin, rep->error == IPC_E_STALE ?
@@ -519,7 +943,7 @@ client_worker_lost(void)
 	struct pending	*p, *tmp;
 
 	TAILQ_FOREACH_SAFE(p, &pendings, p_entry, tmp) {
-		if (p->p_kind != REQ_MISSIONS)
+		if (p->p_kind != REQ_MISSIONS && p->p_kind != REQ_MISSION_OP)
 			continue;
 		if (p->p_conn != NULL)
 			client_reply_error(p->p_conn, p->p_id, "unavailable",

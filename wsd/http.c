@@ -273,6 +273,12 @@ shared_frame_new(int opcode, const char *data, size_t len)
 }
 
 void
+shared_frame_ref(struct shared_frame *sf)
+{
+	sf->sf_refs++;
+}
+
+void
 shared_frame_unref(struct shared_frame *sf)
 {
 	if (sf != NULL && --sf->sf_refs == 0)
@@ -755,8 +761,12 @@ origin_allowed(const struct http_req *r)
 		hp = o + 8;
 	else
 		return 0;
+	/*
+	 * A Host without a port is the default port of the page's scheme:
+	 * behind a TLS proxy on 443 the page is https and the Host bare.
+	 */
 	if (hostport(hp, hp == o + 7 ? "80" : "443", a, sizeof(a)) == -1 ||
-	    hostport(r->host, "80", b, sizeof(b)) == -1)
+	    hostport(r->host, hp == o + 7 ? "80" : "443", b, sizeof(b)) == -1)
 		return 0;
 	return strcmp(a, b) == 0;
 }
@@ -883,8 +893,11 @@ http_request(struct conn *c)
 	else {
 		http_file(c, &r);
 		if (!c->c_keepalive && c->c_state == CONN_HTTP) {
+			struct timeval tv = { WSD_WRITE_TIMEOUT, 0 };
+
 			c->c_state = CONN_CLOSING;
 			bufferevent_disable(c->c_bev, EV_READ);
+			bufferevent_set_timeouts(c->c_bev, NULL, &tv);
 		}
 	}
 	free(head);

@@ -76,6 +76,13 @@ wsd_worker_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 	case IPC_MISSIONS:
 		client_worker_missions(msg->hdr.id, msg->data, msg->hdr.len);
 		break;
+	case IPC_MISSION_REPLY:
+		client_worker_mission_reply(msg->hdr.id, msg->data,
+		    msg->hdr.len);
+		break;
+	case IPC_MISSION_EVENT:
+		client_worker_mission_event(msg->data, msg->hdr.len);
+		break;
 	default:
 		log_warnx("worker sent unexpected message %u", msg->hdr.type);
 		break;
@@ -190,9 +197,36 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		if (!wenv->w_ready || !ipc_check_size(msg, sizeof(ev)))
 			fatalx("helper sent a bad pin event");
 		memcpy(&ev, msg->data, sizeof(ev));
-		if (ev.index >= wenv->w_npins || ev.source >= IPC_SRC_MAX)
+		if (ev.source >= IPC_SRC_MAX ||
+		    (msg->hdr.id == 0 && ev.index >= wenv->w_npins))
 			fatalx("helper sent a bad pin event");
-		client_pin_event(&ev);
+		if (msg->hdr.id != 0)		/* history, for a resume */
+			client_history_event(msg->hdr.id, &ev);
+		else
+			client_pin_event(&ev);
+		break;
+	case IPC_HISTORY_END:
+		if (!ipc_check_size(msg, sizeof(struct ipc_history_end)))
+			fatalx("helper sent a bad history end");
+		{
+			struct ipc_history_end he;
+
+			memcpy(&he, msg->data, sizeof(he));
+			client_history_end(msg->hdr.id, &he);
+		}
+		break;
+	case IPC_PIN_HOLDER:
+		if (!wenv->w_ready ||
+		    !ipc_check_size(msg, sizeof(struct ipc_pin_holder)))
+			fatalx("helper sent a bad holder");
+		{
+			struct ipc_pin_holder ph;
+
+			memcpy(&ph, msg->data, sizeof(ph));
+			if (ph.index >= wenv->w_npins)
+				fatalx("helper sent a bad holder");
+			client_holder(&ph);
+		}
 		break;
 	case IPC_REPLY:
 		if (!ipc_check_size(msg, sizeof(rep)))

@@ -41,6 +41,7 @@ struct conn {
 	int			 c_head;	/* the request is a HEAD */
 	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
+	struct conn_hold	*c_hold;	/* live pin events held back */
 	struct ws_parser	 c_ws;
 };
 TAILQ_HEAD(connlist, conn);
@@ -93,6 +94,7 @@ struct shared_frame;
 struct shared_frame *shared_frame_new(int opcode, const char *data, size_t len);
 void	conn_send_shared(struct conn *, struct shared_frame *);
 void	shared_frame_unref(struct shared_frame *);
+void	shared_frame_ref(struct shared_frame *);
 void	conn_close(struct conn *, int code, const char *reason);
 
 /* client.c */
@@ -105,6 +107,11 @@ void	client_message(struct conn *, int opcode, const unsigned char *data,
 void	client_pin_event(const struct ipc_pin_event *);
 void	client_helper_reply(uint32_t id, const struct ipc_reply *);
 void	client_worker_missions(uint32_t id, const char *json, size_t len);
+void	client_worker_mission_reply(uint32_t id, const char *json, size_t len);
+void	client_worker_mission_event(const char *json, size_t len);
+void	client_history_event(uint32_t id, const struct ipc_pin_event *);
+void	client_history_end(uint32_t id, const struct ipc_history_end *);
+void	client_holder(const struct ipc_pin_holder *);
 void	client_worker_lost(void);
 void	client_table_changed(void);
 

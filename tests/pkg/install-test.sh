@@ -11,7 +11,10 @@
 #   4. start "gpiod-helper -d" as root in the tree on a simulated chip,
 #      connect from this machine with python3-websockets (the tree shares the
 #      network namespace), toggle a pin, and check that the children run as
-#      gpiows, chrooted, without capabilities;
+#      gpiows, chrooted, without capabilities; then boot the tree with
+#      systemd (systemd-nspawn, where it is installed) and do the same through
+#      gpiows.service, with its hardening, and reload, stop and a broken
+#      configuration;
 #   5. "apt-get purge" and check that nothing of gpiows is left but its user
 #      and group, which Debian policy keeps.
 #
@@ -110,6 +113,12 @@ cleanup() {
 	if [ -n "$helper_pid" ] && kill -0 "$helper_pid" 2>/dev/null; then
 		kill -KILL "$helper_pid" 2>/dev/null	# children: PDEATHSIG
 		wait "$helper_pid" 2>/dev/null
+	fi
+	if [ -n "${nspawn_pid:-}" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+		kill -TERM "$nspawn_pid" 2>/dev/null
+		sleep 3
+		kill -KILL "$nspawn_pid" 2>/dev/null	# and the container with it
+		wait "$nspawn_pid" 2>/dev/null
 	fi
 	if [ "$host_installed" -eq 1 ]; then
 		apt-get purge -y -qq gpiows >/dev/null 2>&1
@@ -372,6 +381,18 @@ if [ -n "$unit" ]; then
 	    "$(grep '^Exec\|^Restart' "$root$unit")"
 	[ -L "$root/etc/systemd/system/multi-user.target.wants/gpiows.service" ]
 	ok $? "the unit is enabled for multi-user.target"
+	[ -x "$root/bin/kill" ]
+	ok $? "/bin/kill, for ExecReload=, is installed (procps)"
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		out=$(systemd-analyze security --offline=true "$root$unit" 2>&1)
+		score=$(printf '%s\n' "$out" | sed -n \
+		    's/.*Overall exposure level for gpiows.service: \([0-9.]*\).*/\1/p')
+		[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }'
+		ok $? "systemd-analyze security --offline=true: ${score:-?} (2.5 or lower)" \
+		    "$(printf '%s\n' "$out" | grep -E '^✗|Overall')"
+	else
+		skip "systemd-analyze security" "systemd-analyze is not installed"
+	fi
 fi
 
 conf=/etc/gpiows/gpiows.conf
@@ -421,8 +442,11 @@ ok $? "/var/lib/gpiows is gpiows:gpiows 0750" "$jst (gpiows is $uid:$gid)"
 
 # ---------------------------------------------------------------- 4. run
 
-port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+	/usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
 testconf=/root/gpiows-test.conf
 cat >"$root$testconf" <<EOF
 # install-test.sh: the shipped defaults, a port of its own, a simulated chip
@@ -440,18 +464,19 @@ fi
 helper_pid=$!
 
 # The client runs here, not in the tree: /usr/bin/python3 with
-# python3-websockets.  One line per check: ok|not ok <TAB> name <TAB> detail.
-client=$(GPIOWS_PORT=$port GPIOWS_WWW="$root/usr/share/gpiows/www" \
-    timeout 60 /usr/bin/python3 - 2>&1 <<'EOF'
+# python3-websockets.  It prints one line per check, "ok|not ok <TAB> name
+# <TAB> detail", which become TAP lines here.
+cat >"$work/ws-client.py" <<'EOF'
 import asyncio, json, os, time, urllib.request
 import websockets
 
 port = int(os.environ["GPIOWS_PORT"])
+prefix = os.environ.get("GPIOWS_PREFIX", "")
 url = "ws://127.0.0.1:%d/ws" % port
 
 def report(cond, name, detail=""):
-    print("%s\t%s\t%s" % ("ok" if cond else "not ok", name,
-                          str(detail).replace("\n", " ")), flush=True)
+    print("%s\t%s%s\t%s" % ("ok" if cond else "not ok", prefix, name,
+                            str(detail).replace("\n", " ")), flush=True)
 
 async def recv_until(ws, pred, timeout=5.0):
     seen = []
@@ -460,7 +485,10 @@ async def recv_until(ws, pred, timeout=5.0):
         left = deadline - time.monotonic()
         if left <= 0:
             return None, seen
-        m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        try:
+            m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except asyncio.TimeoutError:
+            return None, seen
         seen.append(m)
         if pred(m):
             return m, seen
@@ -504,58 +532,74 @@ try:
 except Exception as e:
     report(False, "HTTP GET / serves the installed dashboard", e)
 EOF
-)
-st=$?
-other=
-while IFS=$'\t' read -r res name detail; do
-	case $res in
-	ok)	ok 0 "$name" ;;
-	"not ok") ok 1 "$name" "$detail" ;;
-	*)	other="$other$res${name:+	$name}${detail:+	$detail}"$'\n' ;;
-	esac
-done <<<"$client"
-ok $st "the python3 client ran to its end" "$other" "(exit $st)"
+ws_client() {	# PORT [PREFIX]
+	local out st res name detail other=
+	out=$(GPIOWS_PORT=$1 GPIOWS_PREFIX=${2:-} \
+	    GPIOWS_WWW="$root/usr/share/gpiows/www" \
+	    timeout 60 /usr/bin/python3 "$work/ws-client.py" 2>&1)
+	st=$?
+	while IFS=$'\t' read -r res name detail; do
+		case $res in
+		ok)	ok 0 "$name" ;;
+		"not ok") ok 1 "$name" "$detail" ;;
+		*)	other="$other$res${name:+	$name}${detail:+	$detail}"$'\n' ;;
+		esac
+	done <<<"$out"
+	ok $st "${2:-}the python3 client ran to its end" "$other" "(exit $st)"
+}
+ws_client "$port"
 
-# The helper's children, from this machine's /proc: {wsd,worker} -> pid.
-declare -A kid=()
-for k in $(cat "/proc/$helper_pid/task/$helper_pid/children" 2>/dev/null); do
-	argv0=$(tr '\0' '\n' <"/proc/$k/cmdline" 2>/dev/null | head -1)
-	case ${argv0##*/} in
-	wsd)		kid[wsd]=$k ;;
-	gpiows-worker)	kid[worker]=$k ;;
-	esac
-done
 status_of() {	# PID FIELD: the values of a /proc/PID/status line
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' \
 	    "/proc/$1/status" 2>/dev/null
 }
-[ "$(status_of "$helper_pid" Uid)" = "0 0 0 0" ]
-ok $? "gpiod-helper runs as root" "$(status_of "$helper_pid" Uid)"
-for c in wsd worker; do
-	k=${kid[$c]:-}
-	if [ -z "$k" ]; then
-		ok 1 "$c runs" "children: $(cat "/proc/$helper_pid/task/$helper_pid/children" 2>&1)" \
-		    "$(cat "$work/helper.log")"
-		continue
-	fi
-	u=$(status_of "$k" Uid) g=$(status_of "$k" Gid)
-	[ "$u" = "$uid $uid $uid $uid" ] && [ "$g" = "$gid $gid $gid $gid" ] &&
-	    [ -z "$(status_of "$k" Groups)" ]
-	ok $? "$c (pid $k) runs as gpiows ($uid:$gid), no supplementary group" \
-	    "Uid: $u" "Gid: $g" "Groups: $(status_of "$k" Groups)"
-	[ "$(status_of "$k" CapEff)" = 0000000000000000 ] &&
-	    [ "$(status_of "$k" CapPrm)" = 0000000000000000 ] &&
-	    [ "$(status_of "$k" NoNewPrivs)" = 1 ] &&
-	    [ "$(status_of "$k" Seccomp)" = 2 ]
-	ok $? "$c has no capability, NoNewPrivs and a seccomp filter" \
-	    "$(grep -E '^(Cap|NoNewPrivs|Seccomp)' "/proc/$k/status")"
-	case $c in
-	wsd)	want=$root/usr/share/gpiows/www ;;
-	worker)	want=$root/var/lib/gpiows ;;
-	esac
-	[ "$(readlink "/proc/$k/root")" = "$want" ]
-	ok $? "$c is chrooted to ${want#"$root"}" "root: $(readlink "/proc/$k/root")"
-done
+
+# The helper's children, from this machine's /proc, into kid[wsd] and
+# kid[worker]: running as gpiows, chrooted, no capability, seccomp.
+declare -A kid=()
+check_children() {	# HELPER-PID PREFIX LOG ROOT (the tree as the helper sees it)
+	local h=$1 pre=$2 log=$3 r=$4 k c u g want argv0
+	kid=()
+	for k in $(cat "/proc/$h/task/$h/children" 2>/dev/null); do
+		argv0=$(tr '\0' '\n' <"/proc/$k/cmdline" 2>/dev/null | head -1)
+		case ${argv0##*/} in
+		wsd)		kid[wsd]=$k ;;
+		gpiows-worker)	kid[worker]=$k ;;
+		esac
+	done
+	[ "$(status_of "$h" Uid)" = "0 0 0 0" ]
+	ok $? "${pre}gpiod-helper runs as root" "$(status_of "$h" Uid)"
+	for c in wsd worker; do
+		k=${kid[$c]:-}
+		if [ -z "$k" ]; then
+			ok 1 "$pre$c runs" \
+			    "children: $(cat "/proc/$h/task/$h/children" 2>&1)" \
+			    "$(cat "$log" 2>&1)"
+			continue
+		fi
+		u=$(status_of "$k" Uid) g=$(status_of "$k" Gid)
+		[ "$u" = "$uid $uid $uid $uid" ] &&
+		    [ "$g" = "$gid $gid $gid $gid" ] &&
+		    [ -z "$(status_of "$k" Groups)" ]
+		ok $? "$pre$c runs as gpiows ($uid:$gid), no supplementary group" \
+		    "Uid: $u" "Gid: $g" "Groups: $(status_of "$k" Groups)"
+		[ "$(status_of "$k" CapEff)" = 0000000000000000 ] &&
+		    [ "$(status_of "$k" CapPrm)" = 0000000000000000 ] &&
+		    [ "$(status_of "$k" NoNewPrivs)" = 1 ] &&
+		    [ "$(status_of "$k" Seccomp)" = 2 ]
+		ok $? "$pre$c has no capability, NoNewPrivs and a seccomp filter" \
+		    "$(grep -E '^(Cap|NoNewPrivs|Seccomp)' "/proc/$k/status")"
+		case $c in
+		wsd)	want=$r/usr/share/gpiows/www ;;
+		worker)	want=$r/var/lib/gpiows ;;
+		esac
+		[ "$(readlink "/proc/$k/root")" = "$want" ]
+		ok $? "$pre$c is chrooted to ${want#"$r"}" \
+		    "root: $(readlink "/proc/$k/root")"
+	done
+}
+
+check_children "$helper_pid" "" "$work/helper.log" "$root"
 jst=$(stat -c '%u:%g %a' "$root/var/lib/gpiows" 2>&1)
 [ "$jst" = "$uid:$gid 750" ]
 ok $? "/var/lib/gpiows is still gpiows:gpiows 0750 with gpiows running" "$jst"
@@ -582,6 +626,161 @@ done
 ok $? "wsd and the worker are gone" "still running:$left"
 diag "helper log:" "$(cat "$work/helper.log")"
 rm -f "$root$testconf"
+
+# ---------------------------------------------------------------- 4b. the unit
+
+# The same tree booted with systemd in a container (systemd-nspawn, sharing
+# this machine's network): gpiows.service starts at boot with all its
+# hardening, SIGHUP reloads, a stop is clean, a broken configuration fails in
+# ExecStartPre with its error in the journal.
+
+# The processes under PID, PID included, as this machine numbers them.
+descendants() {
+	local todo=$1 p k
+	while [ -n "$todo" ]; do
+		set -- $todo
+		p=$1
+		shift
+		todo=$*
+		echo "$p"
+		for k in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+			todo="$todo $k"
+		done
+	done
+}
+# The container's init (pid 1 in its namespace), and its gpiod-helper.
+container_init() {
+	local p
+	for p in $(descendants "$nspawn_pid"); do
+		awk '$1 == "NSpid:" && NF > 2 && $NF == 1 { f = 1 } END { exit !f }' \
+		    "/proc/$p/status" 2>/dev/null && { echo "$p"; return 0; }
+	done
+	return 1
+}
+container_helper() {
+	local p
+	for p in $(descendants "$ns_init"); do
+		[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = \
+		    "/usr/sbin/gpiod-helper -d " ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+inns() {
+	nsenter -t "$ns_init" -m -u -i -n -p -C -r -w "$@"
+}
+# Until the unit's ActiveState is $1, for at most 20 s.
+wait_state() {
+	local s
+	for _ in $(seq 200); do
+		s=$(inns systemctl show -p ActiveState --value gpiows 2>/dev/null)
+		[ "$s" = "$1" ] && return 0
+		sleep 0.1
+	done
+	echo "ActiveState: $s"
+	return 1
+}
+stop_container() {
+	[ -n "$nspawn_pid" ] || return 0
+	kill -TERM "$nspawn_pid" 2>/dev/null	# nspawn halts the container
+	for _ in $(seq 200); do
+		kill -0 "$nspawn_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$nspawn_pid" 2>/dev/null
+	wait "$nspawn_pid" 2>/dev/null
+	nspawn_pid=
+}
+
+systemd_phase() {
+	local port2 out st h score pre="systemd: "
+	inroot apt-get install -y --no-install-recommends systemd \
+	    >>"$work/apt.log" 2>&1
+	ok $? "systemd installed in the tree, to boot it" \
+	    "$(tail -n 20 "$work/apt.log")" || return
+	cp -p "$root$conf" "$work/gpiows.conf.orig"
+	port2=$(free_port)
+	cat >"$root$conf" <<-EOF
+	# install-test.sh: gpiows.service on a simulated chip
+	listen on 127.0.0.1 port $port2
+	user gpiows
+	chip sim simulated lines 4
+	pin led chip sim line 0 output initial 0 safe 0
+	EOF
+	umount "$root/proc"
+	systemd-nspawn -q -D "$root" --boot --register=no --keep-unit \
+	    --console=passive </dev/null >"$work/nspawn.log" 2>&1 &
+	nspawn_pid=$!
+	ns_init=
+	for _ in $(seq 200); do
+		ns_init=$(container_init) && break
+		kill -0 "$nspawn_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$ns_init" ]
+	ok $? "the tree boots with systemd (systemd-nspawn)" \
+	    "$(tail -n 20 "$work/nspawn.log")" || return
+	out=$(wait_state active)
+	ok $? "${pre}gpiows.service is active after boot" "$out" \
+	    "$(inns systemctl status --no-pager gpiows 2>&1)" || return
+
+	ws_client "$port2" "$pre"
+	h=$(container_helper)
+	# In its own mount namespace, the container's root is "/".
+	check_children "$h" "$pre" /dev/null ""
+	[ "$(status_of "$h" CapBnd)" = 00000000000400e0 ] &&
+	    [ "$(status_of "$h" NoNewPrivs)" = 1 ] &&
+	    [ "$(status_of "$h" Seccomp)" = 2 ]
+	ok $? "${pre}gpiod-helper has CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_CHROOT only, NoNewPrivs, seccomp" \
+	    "$(grep -E '^(Cap|NoNewPrivs|Seccomp)' "/proc/$h/status")"
+
+	score=$(inns systemd-analyze security gpiows.service 2>&1 |
+	    sed -n 's/.*Overall exposure level for gpiows.service: \([0-9.]*\).*/\1/p')
+	[ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 2.5) }'
+	ok $? "${pre}systemd-analyze security: ${score:-?} (2.5 or lower)"
+
+	out=$(inns systemctl reload gpiows 2>&1)
+	st=$?
+	[ $st -eq 0 ] && [ "$(container_helper)" = "$h" ]
+	ok $? "${pre}systemctl reload: SIGHUP, same gpiod-helper" "$out" \
+	    "$(inns journalctl -u gpiows -o cat --no-pager -n 5 2>&1)"
+
+	out=$(inns systemctl stop gpiows 2>&1)
+	st=$?
+	[ $st -eq 0 ] &&
+	    [ "$(inns systemctl show -p Result --value gpiows)" = success ] &&
+	    [ "$(inns systemctl show -p ExecMainStatus --value gpiows)" = 0 ]
+	ok $? "${pre}systemctl stop: gpiod-helper exits with status 0" "$out" \
+	    "$(inns journalctl -u gpiows -o cat --no-pager -n 10 2>&1)"
+
+	echo 'pin broken chip nowhere line 0 output' >>"$root$conf"
+	inns systemctl start gpiows >/dev/null 2>&1
+	st=$?
+	out=$(inns journalctl -u gpiows -o cat --no-pager 2>&1)
+	[ $st -ne 0 ] && printf '%s\n' "$out" |
+	    grep -q "^$conf:[0-9]*: unknown chip \"nowhere\""
+	ok $? "${pre}a broken gpiows.conf fails in ExecStartPre, its error in the journal" \
+	    "(systemctl start: exit $st)" "$(printf '%s\n' "$out" | tail -n 8)"
+	inns systemctl stop gpiows >/dev/null 2>&1
+
+	stop_container
+	cp -p "$work/gpiows.conf.orig" "$root$conf"
+	mount -t proc proc "$root/proc"
+}
+
+nspawn_pid=
+ns_init=
+if [ -z "$root" ]; then
+	skip "gpiows.service under systemd" "no tree to boot"
+elif ! command -v systemd-nspawn >/dev/null 2>&1; then
+	skip "gpiows.service under systemd" \
+	    "systemd-nspawn is not installed (systemd-container)"
+else
+	systemd_phase
+	stop_container
+	grep -q " $root/proc " /proc/self/mounts ||
+	    mount -t proc proc "$root/proc"
+	[ -f "$work/gpiows.conf.orig" ] && cp -p "$work/gpiows.conf.orig" "$root$conf"
+fi
 
 # ---------------------------------------------------------------- 5. purge
 

@@ -41,6 +41,10 @@ with Gpiows() as g:
     t.eq(handshake(p, "https://127.0.0.1:%d" % p), 101, "https page of the same host and port: accepted")
     t.eq(handshake(p, "null"), 403, "the null origin of a file page: 403 unless listed")
     t.eq(handshake(p, "http://127.0.0.1"), 403, "origin without a port (80) against Host with one: 403")
+    t.eq(handshake(p, "https://gpio.example", host="gpio.example"), 101,
+         "https page, Host without a port (behind a TLS proxy): accepted")
+    t.eq(handshake(p, "https://gpio.example", host="gpio.example:80"), 403,
+         "https page against an explicit port 80: 403")
 
 with Gpiows(extra='origin "null"\norigin "https://Dashboard.Example:8443"\n'
             "max clients 2\nmax message 1000\n") as g:

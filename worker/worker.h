@@ -1,0 +1,110 @@
+/*
+ * The mission worker: runs missions apart from wsd, so that they outlive
+ * clients and wsd crashes, and keeps a journal so that they outlive the
+ * worker too.  See gpiows-protocol(7) for missions as clients see them.
+ */
+#ifndef GPIOWS_WORKER_H
+#define GPIOWS_WORKER_H
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ipc.h"
+#include "mission.h"
+
+enum mstate {
+	M_QUEUED,
+	M_RUNNING,
+	M_DONE,
+	M_FAILED,
+	M_CANCELLED,
+	M_INTERRUPTED
+};
+
+/* Where a running mission is: one frame per steps array (repeats nest). */
+struct frame {
+	const struct step *f_steps;
+	size_t		 f_n;
+	size_t		 f_i;		/* the step being run */
+	uint32_t	 f_iter;	/* repeat: the iteration, from 0 */
+	uint32_t	 f_count;	/* repeat: how many; 1 at the top */
+};
+
+struct mission {
+	TAILQ_ENTRY(mission)	 m_entry;
+	uint32_t		 m_id;
+	json_t			*m_json;	/* as the client sent it */
+	struct mission_spec	 m_spec;
+	enum mstate		 m_state;
+	char			 m_error[256];
+	struct frame		 m_stack[MISSION_MAX_DEPTH + 1];
+	int			 m_depth;	/* frames in use */
+	uint32_t		 m_step;	/* last step number sent */
+	int			 m_inflight;	/* step m_step awaits its reply */
+	uint64_t		 m_done;	/* steps completed */
+	uint64_t		 m_total;	/* steps in all */
+	char			(*m_out)[GPIOWS_NAME_SIZE];
+	size_t			 m_nout;
+	int			 m_holds;	/* hold replies still to come */
+	int			 m_holding;	/* its pins are held */
+	int			 m_cancel;	/* cancel or interrupt asked */
+	enum mstate		 m_cancel_to;
+	int			 m_safe_left;	/* safe-value sets to come */
+	struct event		*m_timer;
+	int			 m_waiting;	/* for an edge */
+	uint64_t		 m_sleep_until;	/* us since the epoch, or 0 */
+	uint64_t		 m_created, m_started, m_ended;
+	uint64_t		 m_boot;	/* helper it ran under */
+};
+TAILQ_HEAD(missionlist, mission);
+
+struct worker_env {
+	struct event_base	*k_base;
+	struct ipc_chan		*k_helper;
+	struct ipc_chan		*k_wsd;
+	int			 k_dirfd;	/* the journal directory */
+	struct ipc_pin_info	*k_pins;
+	unsigned int		 k_npins;
+	struct ipc_pin_info	*k_stage;	/* a table being received */
+	unsigned int		 k_nstage;
+	uint32_t		 k_generation;
+	uint64_t		 k_boot;
+	int			 k_ready;
+	int			 k_loaded;	/* journal read */
+	struct missionlist	 k_missions;
+	uint32_t		 k_next_id;
+	uint32_t		 k_next_req;
+};
+
+extern struct worker_env *kenv;
+
+/* worker.c */
+const struct ipc_pin_info *worker_pin(const char *name);
+uint64_t worker_now_us(void);
+int	worker_helper_send(uint16_t type, const void *data, size_t len,
+	    uint32_t *reqid);
+void	worker_wsd_send(uint16_t type, uint32_t id, const char *json);
+
+/* mission.c */
+void	mission_init(void);
+void	mission_shutdown(void);
+void	mission_start_request(uint32_t id, const char *data, size_t len);
+void	mission_cancel_request(uint32_t id, uint32_t mission);
+json_t	*mission_list_json(void);
+void	mission_helper_reply(uint32_t id, const struct ipc_reply *);
+void	mission_pin_event(const struct ipc_pin_event *);
+void	mission_pins_changed(void);
+void	mission_holder(const struct ipc_pin_holder *);
+/* mission_resume: the journal's missions, once the helper's table is in. */
+void	mission_resume(void);
+
+/* journal.c */
+int	journal_write(const struct mission *);
+void	journal_remove(uint32_t id);
+/* journal_load: calls cb for each journalled mission (a JSON object). */
+void	journal_load(void (*cb)(json_t *, void *), void *arg);
+
+#endif
