@@ -255,7 +255,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	m->m_sleep_until = 0;
 	m->m_state = state;
 	m->m_ended = worker_now_us();
-	if (error != NULL)
+	if (error != NULL && error != m->m_error)
 		snprintf(m->m_error, sizeof(m->m_error), "%s", error);
 	if (m->m_holding || m->m_holds > 0)
 		mission_end_request(m);
@@ -319,7 +319,8 @@ mission_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (!s->s_continue) {
 			snprintf(err, sizeof(err), "no %s edge on \"%s\" within "
 			    "%u ms", s->s_edge == 1 ? "rising" : s->s_edge == 2 ?
-			    "falling" : "", s->s_pin, s->s_timeout_ms);
+			    "falling" : "rising or falling", s->s_pin,
+			    s->s_timeout_ms);
 			mission_finish(m, M_FAILED, err);
 			return;
 		}
@@ -842,6 +843,9 @@ mission_load_one(json_t *j, void *arg)
 			    "its journal entry was damaged");
 		}
 	}
+	log_debug("journal: mission %u (%s): %s, step %u%s", m->m_id,
+	    m->m_spec.m_name, state_names[m->m_state], m->m_step,
+	    m->m_inflight ? " in flight" : "");
 	if ((uint32_t)id >= kenv->k_next_id)
 		kenv->k_next_id = (uint32_t)id + 1;
 	/* Oldest first, as they were created. */
@@ -875,6 +879,8 @@ mission_resume(void)
 	if (kenv->k_next_id == 0)
 		kenv->k_next_id = 1;
 	journal_load(mission_load_one, NULL);
+	log_debug("journal: %s", TAILQ_EMPTY(&kenv->k_missions) ?
+	    "no missions" : "read");
 	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
 		if (m->m_state >= M_DONE)
 			continue;
@@ -894,6 +900,9 @@ mission_resume(void)
 			continue;
 		}
 		if (m->m_state == M_RUNNING && !m->m_spec.m_resume) {
+			/* No answer will come to this worker for a step the
+			 * last one sent; the outputs go safe regardless. */
+			m->m_inflight = 0;
 			m->m_cancel = 1;
 			m->m_cancel_to = M_INTERRUPTED;
 			snprintf(m->m_error, sizeof(m->m_error),

@@ -81,22 +81,13 @@ client_send_json(struct conn *c, json_t *msg)
 	free(s);
 }
 
+static void	client_broadcast_pin(const char *, size_t, uint64_t);
+
+/* users and mission messages: held with a client's pin events, in order. */
 static void
 client_broadcast(const char *s, size_t len)
 {
-	struct shared_frame	*sf;
-	struct conn		*c, *tmp;
-
-	if (TAILQ_EMPTY(&wenv->w_clients))
-		return;
-	if ((sf = shared_frame_new(WS_OP_TEXT, s, len)) == NULL) {
-		log_warnx("out of memory for a broadcast");
-		return;
-	}
-	/* conn_send_shared may drop a client that does not read. */
-	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
-		conn_send_shared(c, sf);
-	shared_frame_unref(sf);
+	client_broadcast_pin(s, len, 0);
 }
 
 static uint64_t
@@ -140,7 +131,9 @@ hold_release(struct conn *c, int deliver)
 	if (h->ch_until != 0)
 		TAILQ_REMOVE(&holds, h, ch_entry);
 	for (i = 0; i < h->ch_n; i++) {
-		if (deliver && h->ch_items[i].h_seq > h->ch_replayed)
+		/* seq 0: not a pin event, never part of a replay. */
+		if (deliver && (h->ch_items[i].h_seq == 0 ||
+		    h->ch_items[i].h_seq > h->ch_replayed))
 			conn_send_shared(c, h->ch_items[i].h_frame);
 		shared_frame_unref(h->ch_items[i].h_frame);
 	}
@@ -916,6 +909,31 @@ client_worker_missions(uint32_t id, const char *data, size_t len)
 		return;
 	}
 	if (id == 0) {
+		/*
+		 * A (new) worker's whole list: what changed while nobody
+		 * could be told (a worker restart) goes out now.
+		 */
+		json_t	*m, *o = NULL, *ev;
+		size_t	 i, j;
+		char	*s;
+
+		json_array_foreach(list, i, m) {
+			json_array_foreach(wenv->w_missions, j, o)
+				if (json_equal(json_object_get(o, "id"),
+				    json_object_get(m, "id")))
+					break;
+			if (j < json_array_size(wenv->w_missions) &&
+			    json_equal(o, m))
+				continue;
+			ev = json_pack("{s:s, s:O}", "type", "mission",
+			    "mission", m);
+			if (ev != NULL && (s = json_dumps(ev,
+			    JSON_COMPACT)) != NULL) {
+				client_broadcast(s, strlen(s));
+				free(s);
+			}
+			json_decref(ev);
+		}
 		json_decref(wenv->w_missions);
 		wenv->w_missions = list;
 		return;
