@@ -127,6 +127,16 @@ sandbox_child_opts(int argc, char *argv[], const char *name,
 }
 
 void
+sandbox_child_enter(const struct child_opts *o, enum sandbox_role role,
+    pid_t ppid)
+{
+	if (o->co_drop)
+		sandbox_drop(o->co_root, o->co_uid, o->co_gid);
+	sandbox_parent_death(ppid);
+	sandbox_apply(role);
+}
+
+void
 sandbox_parent_death(pid_t ppid)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
@@ -166,6 +176,7 @@ static const char *const sc_worker[] = {
 	"openat", "pread64", "pwrite64", "fsync", "fdatasync", "rename",
 	"renameat", "renameat2", "unlink", "unlinkat", "mkdirat",
 	"ftruncate", "getdents64", "dup",
+	"timerfd_settime", "timerfd_gettime",	/* precise timers */
 	NULL
 };
 
@@ -193,7 +204,7 @@ static const char *const sc_helper[] = {
 	"setpgid", "getpgid", "getpgrp", "getsid", "sched_getaffinity",
 	"timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"epoll_create", "epoll_create1",
-	"socketcall", "membarrier", "connect",
+	"socketcall", "membarrier", "connect", "setpriority", "getpriority",
 	NULL
 };
 

@@ -56,5 +56,12 @@ struct child_opts {
  */
 void	sandbox_child_opts(int argc, char *argv[], const char *name,
 	    struct child_opts *opts);
+/*
+ * sandbox_child_enter: the fixed order in which a child gives up its
+ * privileges: sandbox_drop (when told to), sandbox_parent_death,
+ * sandbox_apply.  Whatever needs files must be open before.
+ */
+void	sandbox_child_enter(const struct child_opts *, enum sandbox_role,
+	    pid_t ppid);
 
 #endif

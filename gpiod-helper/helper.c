@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -208,6 +209,9 @@ main(int argc, char *argv[])
 	log_init(1, h.h_verbose);
 
 	if (geteuid() == 0) {
+		/* A service manager may forbid it (it then sets Nice=). */
+		if (setpriority(PRIO_PROCESS, 0, HELPER_NICE) == -1)
+			log_debug("priority not raised: %s", strerror(errno));
 		if ((pw = getpwnam(h.h_conf->cf_user)) == NULL)
 			fatalx("%s: user \"%s\" does not exist", conffile,
 			    h.h_conf->cf_user);

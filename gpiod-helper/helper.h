@@ -34,6 +34,8 @@ struct pin {
 	uint32_t	 p_holder;	/* mission holding it, 0 if none */
 };
 
+#define HELPER_NICE	(-10)	/* as root: helper and worker before wsd */
+
 enum child_role {
 	CHILD_WSD,
 	CHILD_WORKER,

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -229,6 +230,9 @@ proc_exec(struct child *c, int sock)
 	 */
 	if (setpgid(0, 0) == -1)
 		_exit(127);
+	/* wsd runs at the ordinary priority (see proc_spawn). */
+	if (c->c_role == CHILD_WSD && env->h_drop)
+		(void)setpriority(PRIO_PROCESS, 0, 0);
 	/* dup2 onto the same number would keep FD_CLOEXEC. */
 	if (sock == IPC_CHILD_FD) {
 		if (fcntl(sock, F_SETFD, 0) == -1)
@@ -294,6 +298,14 @@ proc_spawn(struct child *c)
 		kill(pid, SIGKILL);
 		return;
 	}
+	/*
+	 * Pin changes and mission timing come before the dashboard's fan-out:
+	 * as root the worker gets the helper's raised priority, wsd does not.
+	 */
+	if (env->h_drop && c->c_role == CHILD_WORKER &&
+	    setpriority(PRIO_PROCESS, (id_t)pid, HELPER_NICE) == -1)
+		log_debug("%s: priority not raised: %s", c->c_name,
+		    strerror(errno));
 	log_info("%s started, pid %d", c->c_name, (int)pid);
 	proc_send_state(c);
 	proc_pair();

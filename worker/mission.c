@@ -5,9 +5,13 @@
  * helper and the next step waits for the answer; sleep and wait are timers
  * and pin events.  Missions on disjoint pins run side by side.
  *
- * Every set or toggle is numbered and journalled before it is sent, and the
- * helper applies each number once: a worker killed with one in flight sends
- * it again when it comes back, and the pin changes once.
+ * Every set or toggle is numbered, 1, 2, ... in the order the steps run, and
+ * the helper applies each number once.  The journal records where a mission
+ * is after the step it waits on has started; a worker killed at any point
+ * comes back at that point or an earlier one, runs the steps from there with
+ * the same numbers, and the helper answers those it has applied without
+ * applying them again: no pin changes twice, none is lost.  The journal is
+ * written after the request has gone, off the path that times the steps.
  */
 #include "config.h"
 
@@ -21,7 +25,9 @@
 #include "log.h"
 #include "worker.h"
 
-#define MISSION_KEEP_ENDED	100	/* finished missions kept in the list */
+#define MISSION_KEEP_ENDED	50	/* finished missions kept in the list */
+#define MISSION_MAX_ACTIVE	64	/* queued and running at once */
+#define MISSION_PROGRESS_US	100000	/* progress events: 10 a second at most */
 
 enum wreq_kind {
 	WREQ_STEP,		/* a set or toggle step */
@@ -44,9 +50,25 @@ static const char *const state_names[] = {
 };
 
 static void	mission_run(struct mission *);
+static void	mission_journal(struct mission *, int);
 static void	mission_finish(struct mission *, enum mstate, const char *);
 static void	mission_schedule(void);
 static void	mission_event(struct mission *);
+
+/* A mission's name for the log: a client chose it, so printable only. */
+static const char *
+lname(const struct mission *m)
+{
+	static char	 buf[MISSION_NAME_MAX + 1];
+	const char	*s = m->m_spec.m_name ? m->m_spec.m_name : "";
+	size_t		 i;
+
+	for (i = 0; s[i] != '\0' && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	buf[i] = '\0';
+	return buf;
+}
 
 static struct mission *
 mission_find(uint32_t id)
@@ -138,14 +160,31 @@ mission_json(const struct mission *m)
 	return j;
 }
 
+/*
+ * Every mission, oldest first; if they do not fit one IPC message, the
+ * oldest ended ones are left out.
+ */
 json_t *
 mission_list_json(void)
 {
 	struct mission	*m;
-	json_t		*a = json_array();
+	json_t		*a = json_array(), *o;
+	size_t		 i;
+	char		*s;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
 		json_array_append_new(a, mission_json(m));
+	while ((s = json_dumps(a, JSON_COMPACT)) != NULL &&
+	    strlen(s) >= IPC_MAX_PAYLOAD) {
+		free(s);
+		json_array_foreach(a, i, o)
+			if (json_object_get(o, "ended") != NULL)
+				break;
+		if (i == json_array_size(a))
+			i = 0;
+		json_array_remove(a, i);
+	}
+	free(s);
 	return a;
 }
 
@@ -163,6 +202,82 @@ mission_event(struct mission *m)
 	worker_wsd_send(IPC_MISSION_EVENT, 0, s);
 	free(s);
 	json_decref(j);
+	m->m_done_sent = m->m_done;
+	m->m_state_sent = m->m_state;
+	m->m_event_sent = 1;
+	m->m_progress_sent = worker_now_us();
+}
+
+/*
+ * Progress (steps done) goes out at most every MISSION_PROGRESS_US: a fast
+ * blink must not cost every client two messages per step.  Changes of state
+ * always go out at once (mission_event).
+ */
+static void
+mission_progress(struct mission *m)
+{
+	uint64_t	 now = worker_now_us(), left;
+	struct timeval	 tv;
+
+	if (m->m_state == m->m_state_sent && m->m_event_sent &&
+	    m->m_done == m->m_done_sent)
+		return;
+	if (m->m_state == m->m_state_sent && m->m_event_sent &&
+	    now - m->m_progress_sent < MISSION_PROGRESS_US) {
+		/* Later, so that the last progress before a long step shows. */
+		if (!evtimer_pending(m->m_progress_timer, NULL)) {
+			left = MISSION_PROGRESS_US - (now - m->m_progress_sent);
+			tv.tv_sec = 0;
+			tv.tv_usec = (suseconds_t)left;
+			evtimer_add(m->m_progress_timer, &tv);
+		}
+		return;
+	}
+	mission_event(m);
+}
+
+/*
+ * Journal writes keep out of the way of the steps' timing: a change of
+ * state is written at the next quiet moment (a low-priority event, after
+ * the timers and replies of this turn of the loop), progress at most every
+ * MISSION_JOURNAL_US.  A journal some steps behind is safe (see the top of
+ * this file): those steps run again with the numbers they had.
+ */
+#define MISSION_JOURNAL_US	100000
+
+static struct event	*ev_journal, *ev_journal_later;
+
+static void
+mission_journal(struct mission *m, int now)
+{
+	struct timeval	 tv = { 0, MISSION_JOURNAL_US };
+
+	m->m_dirty = 1;
+	if (now)
+		event_active(ev_journal, EV_TIMEOUT, 0);
+	else if (!evtimer_pending(ev_journal_later, NULL))
+		evtimer_add(ev_journal_later, &tv);
+}
+
+static void
+mission_journal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mission	*m;
+
+	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
+		if (m->m_dirty) {
+			m->m_dirty = 0;
+			journal_write(m);
+		}
+}
+
+static void
+mission_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mission	*m = arg;
+
+	if (m->m_state == M_RUNNING && m->m_done != m->m_done_sent)
+		mission_event(m);
 }
 
 static void
@@ -170,6 +285,8 @@ mission_free(struct mission *m)
 {
 	if (m->m_timer != NULL)
 		event_free(m->m_timer);
+	if (m->m_progress_timer != NULL)
+		event_free(m->m_progress_timer);
 	mission_spec_free(&m->m_spec);
 	json_decref(m->m_json);
 	free(m->m_out);
@@ -209,6 +326,25 @@ pin_req(struct mission *m, uint16_t type, const char *pin, int value,
 	worker_helper_send(type, &req, sizeof(req), &id);
 	wreq_add(id, m->m_id, kind);
 	return 0;
+}
+
+/*
+ * Send the step the mission is at, a set or a toggle, with number m_step
+ * (again, after a worker restart or a reload: the helper applies it once).
+ * A pin gone from the table fails the mission.
+ */
+static int
+step_send(struct mission *m)
+{
+	struct frame		*f = &m->m_stack[m->m_depth - 1];
+	const struct step	*s = &f->f_steps[f->f_i];
+
+	if (pin_req(m, s->s_kind == STEP_SET ? IPC_PIN_SET : IPC_PIN_TOGGLE,
+	    s->s_pin, s->s_value, m->m_step, WREQ_STEP) == 0)
+		return 0;
+	m->m_inflight = 0;
+	mission_finish(m, M_FAILED, "a pin it uses no longer exists");
+	return -1;
 }
 
 static void
@@ -259,8 +395,8 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 		snprintf(m->m_error, sizeof(m->m_error), "%s", error);
 	if (m->m_holding || m->m_holds > 0)
 		mission_end_request(m);
-	journal_write(m);
-	log_info("mission %u (%s): %s%s%s", m->m_id, m->m_spec.m_name,
+	mission_journal(m, 1);
+	log_info("mission %u (%s): %s%s%s", m->m_id, lname(m),
 	    state_names[state], error ? ": " : "", error ? error : "");
 	mission_event(m);
 	mission_prune();
@@ -290,9 +426,14 @@ mission_wind_down(struct mission *m)
 			if ((pi = worker_pin(m->m_out[i])) == NULL ||
 			    pi->safe < 0)
 				continue;
-			m->m_step++;
-			if (pin_req(m, IPC_PIN_SET, m->m_out[i], pi->safe,
-			    m->m_step, WREQ_SAFE) == 0)
+			/*
+			 * Unnumbered: a safe value is the same however often it
+			 * is set, and a restarted worker's step count may be
+			 * behind the helper's, which would take it for a step
+			 * already done.
+			 */
+			if (pin_req(m, IPC_PIN_SET, m->m_out[i], pi->safe, 0,
+			    WREQ_SAFE) == 0)
 				m->m_safe_left++;
 		}
 		if (m->m_safe_left > 0) {
@@ -382,21 +523,13 @@ mission_run(struct mission *m)
 		case STEP_TOGGLE:
 			m->m_step++;
 			m->m_inflight = 1;
-			journal_write(m);	/* before the pin can change */
-			if (pin_req(m, s->s_kind == STEP_SET ? IPC_PIN_SET :
-			    IPC_PIN_TOGGLE, s->s_pin, s->s_value, m->m_step,
-			    WREQ_STEP) == -1) {
-				m->m_inflight = 0;
-				mission_finish(m, M_FAILED,
-				    "a pin it uses no longer exists");
+			if (step_send(m) == -1)
 				return;
-			}
 			break;
 		case STEP_SLEEP:
 			if (m->m_sleep_until == 0)
 				m->m_sleep_until = worker_now_us() +
 				    (uint64_t)s->s_ms * 1000;
-			journal_write(m);
 			mission_arm(m, m->m_sleep_until);
 			break;
 		case STEP_WAIT:
@@ -406,15 +539,21 @@ mission_run(struct mission *m)
 				return;
 			}
 			m->m_waiting = 1;
-			journal_write(m);
 			mission_arm(m, worker_now_us() +
 			    (uint64_t)s->s_timeout_ms * 1000);
 			break;
 		}
 		break;
 	}
-	if (m->m_state == M_RUNNING)
-		mission_event(m);
+	if (m->m_state == M_RUNNING) {
+		/*
+		 * Not while a set or toggle is out: its answer starts the
+		 * next step, and must not wait behind the file system.
+		 */
+		if (!m->m_inflight)
+			mission_journal(m, 0);
+		mission_progress(m);
+	}
 }
 
 /* A step is done: the next one. */
@@ -459,6 +598,12 @@ mission_hold(struct mission *m)
 
 	m->m_state = M_RUNNING;
 	m->m_holds = 0;
+	/*
+	 * On disk before any step can run: a worker that dies from here on
+	 * must find it running (to resume it, or interrupt it), not queued.
+	 */
+	m->m_dirty = 0;
+	journal_write(m);
 	for (i = 0; i < m->m_nout; i++) {
 		if ((pi = worker_pin(m->m_out[i])) == NULL)
 			continue;
@@ -492,7 +637,7 @@ mission_schedule(void)
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
 		if (m->m_state == M_QUEUED && !mission_conflicts(m)) {
 			log_info("mission %u (%s): running", m->m_id,
-			    m->m_spec.m_name);
+			    lname(m));
 			mission_hold(m);
 		}
 }
@@ -526,7 +671,8 @@ mission_new(uint32_t id, json_t *spec_json, char *err, size_t errlen)
 	m->m_depth = 1;
 	m->m_boot = kenv->k_boot;
 	if ((m->m_timer = evtimer_new(kenv->k_base, mission_timer_cb,
-	    m)) == NULL)
+	    m)) == NULL || (m->m_progress_timer = evtimer_new(kenv->k_base,
+	    mission_progress_cb, m)) == NULL)
 		fatalx("evtimer_new");
 	return m;
 }
@@ -557,6 +703,20 @@ mission_start_request(uint32_t id, const char *data, size_t len)
 		    "the worker is starting; try again"));
 		return;
 	}
+	{
+		struct mission	*o;
+		int		 active = 0;
+
+		TAILQ_FOREACH(o, &kenv->k_missions, m_entry)
+			if (o->m_state < M_DONE)
+				active++;
+		if (active >= MISSION_MAX_ACTIVE) {
+			mission_reply(id, json_pack("{s:b, s:{s:s, s:s}}",
+			    "ok", 0, "error", "code", "too_many", "message",
+			    "64 missions are queued or running already"));
+			return;
+		}
+	}
 	if ((j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		mission_reply(id, json_pack("{s:b, s:{s:s, s:s}}", "ok", 0,
 		    "error", "code", "bad_mission", "message", jerr.text));
@@ -574,7 +734,7 @@ mission_start_request(uint32_t id, const char *data, size_t len)
 	m->m_state = M_QUEUED;
 	TAILQ_INSERT_TAIL(&kenv->k_missions, m, m_entry);
 	journal_write(m);
-	log_info("mission %u (%s): queued", m->m_id, m->m_spec.m_name);
+	log_info("mission %u (%s): queued", m->m_id, lname(m));
 	mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
 	    (json_int_t)m->m_id));
 	mission_event(m);
@@ -635,19 +795,22 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 	case WREQ_HOLD:
 		m->m_holds--;
 		if (rep->error != IPC_OK) {
-			/* Another holds it (a mission of an earlier worker):
-			 * let go and queue again. */
 			log_debug("mission %u: hold refused (%s)", m->m_id,
 			    ipc_errcode(rep->error));
-			if (m->m_holds == 0) {
-				mission_end_request(m);
-				m->m_state = M_QUEUED;
-				mission_event(m);
-			}
-			break;
+			m->m_hold_refused = 1;
 		}
 		if (m->m_holds > 0)
 			break;
+		if (m->m_hold_refused) {
+			/* Another holds one of its pins (a mission of an
+			 * earlier worker): let go of all and queue again. */
+			m->m_hold_refused = 0;
+			mission_end_request(m);
+			m->m_state = M_QUEUED;
+			mission_journal(m, 1);
+			mission_event(m);
+			break;
+		}
 		if (m->m_cancel) {
 			mission_wind_down(m);
 			break;
@@ -658,14 +821,9 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			m->m_started = worker_now_us();
 		if (m->m_inflight) {
 			/* Resumed with a step in flight: the same number again. */
-			struct frame *f = &m->m_stack[m->m_depth - 1];
-			const struct step *s = &f->f_steps[f->f_i];
-
-			journal_write(m);
-			pin_req(m, s->s_kind == STEP_SET ? IPC_PIN_SET :
-			    IPC_PIN_TOGGLE, s->s_pin, s->s_value, m->m_step,
-			    WREQ_STEP);
-			mission_event(m);
+			mission_journal(m, 1);
+			if (step_send(m) == 0)
+				mission_event(m);
 			break;
 		}
 		mission_run(m);
@@ -673,16 +831,7 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 	case WREQ_STEP:
 		if (rep->error == IPC_E_STALE) {
 			/* The table was reloaded under us: same step again. */
-			struct frame *f = &m->m_stack[m->m_depth - 1];
-			const struct step *s = &f->f_steps[f->f_i];
-
-			if (pin_req(m, s->s_kind == STEP_SET ? IPC_PIN_SET :
-			    IPC_PIN_TOGGLE, s->s_pin, s->s_value, m->m_step,
-			    WREQ_STEP) == -1) {
-				m->m_inflight = 0;
-				mission_finish(m, M_FAILED,
-				    "a pin it uses no longer exists");
-			}
+			step_send(m);
 			break;
 		}
 		m->m_inflight = 0;
@@ -743,10 +892,36 @@ mission_holder(const struct ipc_pin_holder *ph)
 		mission_schedule();
 }
 
-/* A reload: missions whose pins are gone fail at their next use of them. */
+/*
+ * A reload: a pin it holds may have been changed (a new line request, not
+ * held) and must be held again; missions whose pins are gone fail at their
+ * next use of them.
+ */
 void
 mission_pins_changed(void)
 {
+	const struct ipc_pin_info *pi;
+	struct mission		*m;
+	struct ipc_hold		 h;
+	uint32_t		 id;
+	size_t			 i;
+
+	TAILQ_FOREACH(m, &kenv->k_missions, m_entry) {
+		if (m->m_state != M_RUNNING || !m->m_holding)
+			continue;
+		for (i = 0; i < m->m_nout; i++) {
+			if ((pi = worker_pin(m->m_out[i])) == NULL ||
+			    pi->holder == m->m_id)
+				continue;
+			memset(&h, 0, sizeof(h));
+			h.mission = m->m_id;
+			h.index = pi->index;
+			h.generation = kenv->k_generation;
+			h.hold = 1;
+			worker_helper_send(IPC_PIN_HOLD, &h, sizeof(h), &id);
+			wreq_add(id, m->m_id, WREQ_END);	/* answer unused */
+		}
+	}
 	mission_schedule();
 }
 
@@ -819,8 +994,17 @@ mission_load_one(json_t *j, void *arg)
 		return;
 	}
 	if ((m = mission_new((uint32_t)id, spec, err, sizeof(err))) == NULL) {
+		struct ipc_mission_end	 me;
+		uint32_t		 rid;
+
 		log_warnx("journal: mission %lld no longer valid: %s",
 		    (long long)id, err);
+		/* Whatever it held in the helper is free; its id stays used. */
+		memset(&me, 0, sizeof(me));
+		me.mission = (uint32_t)id;
+		worker_helper_send(IPC_MISSION_END, &me, sizeof(me), &rid);
+		if ((uint32_t)id >= kenv->k_next_id)
+			kenv->k_next_id = (uint32_t)id + 1;
 		return;
 	}
 	m->m_state = state_from(state);
@@ -841,10 +1025,12 @@ mission_load_one(json_t *j, void *arg)
 			m->m_state = M_INTERRUPTED;
 			snprintf(m->m_error, sizeof(m->m_error),
 			    "its journal entry was damaged");
+			m->m_holding = 1;	/* free whatever it held */
+			mission_end_request(m);
 		}
 	}
 	log_debug("journal: mission %u (%s): %s, step %u%s", m->m_id,
-	    m->m_spec.m_name, state_names[m->m_state], m->m_step,
+	    lname(m), state_names[m->m_state], m->m_step,
 	    m->m_inflight ? " in flight" : "");
 	if ((uint32_t)id >= kenv->k_next_id)
 		kenv->k_next_id = (uint32_t)id + 1;
@@ -886,7 +1072,7 @@ mission_resume(void)
 			continue;
 		if (m->m_boot != kenv->k_boot) {
 			log_info("mission %u (%s): interrupted by a restart of "
-			    "gpiows", m->m_id, m->m_spec.m_name);
+			    "gpiows", m->m_id, lname(m));
 			m->m_boot = kenv->k_boot;
 			m->m_inflight = 0;
 			m->m_cancel = 1;
@@ -914,7 +1100,7 @@ mission_resume(void)
 		}
 		if (m->m_state == M_RUNNING) {
 			log_info("mission %u (%s): resumed at step %u", m->m_id,
-			    m->m_spec.m_name, m->m_step);
+			    lname(m), m->m_step);
 			/* Hold again (idempotent), then go on from there. */
 			mission_hold(m);
 		}
@@ -926,6 +1112,13 @@ void
 mission_init(void)
 {
 	kenv->k_next_id = 0;
+	if ((ev_journal = event_new(kenv->k_base, -1, 0, mission_journal_cb,
+	    NULL)) == NULL ||
+	    event_priority_set(ev_journal, WORKER_PRIO_JOURNAL) == -1 ||
+	    (ev_journal_later = evtimer_new(kenv->k_base, mission_journal_cb,
+	    NULL)) == NULL ||
+	    event_priority_set(ev_journal_later, WORKER_PRIO_JOURNAL) == -1)
+		fatalx("journal event");
 }
 
 void
@@ -934,6 +1127,9 @@ mission_shutdown(void)
 	struct mission	*m;
 	struct wreq	*r;
 
+	mission_journal_cb(-1, 0, NULL);	/* what is still to be written */
+	event_free(ev_journal);
+	event_free(ev_journal_later);
 	while ((m = TAILQ_FIRST(&kenv->k_missions)) != NULL) {
 		TAILQ_REMOVE(&kenv->k_missions, m, m_entry);
 		mission_free(m);

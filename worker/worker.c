@@ -232,6 +232,7 @@ main(int argc, char *argv[])
 	struct worker_env	 k;
 	struct event		*ev_term;
 	struct child_opts	 o;
+	struct event_config	*cfg;
 	pid_t			 ppid = getppid();
 
 	memset(&k, 0, sizeof(k));
@@ -247,12 +248,17 @@ main(int argc, char *argv[])
 	    O_CLOEXEC)) == -1)
 		fatal("journal %s", o.co_root);
 	json_object_seed(0);
-	if ((k.k_base = event_base_new()) == NULL)
+	/*
+	 * Sleep steps are timed to the microsecond: epoll's own timeout is in
+	 * milliseconds, a timerfd is not.
+	 */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (k.k_base = event_base_new_with_config(cfg)) == NULL ||
+	    event_base_priority_init(k.k_base, WORKER_PRIOS) == -1)
 		fatalx("event_base_new");
-	if (o.co_drop)
-		sandbox_drop(o.co_root, o.co_uid, o.co_gid);
-	sandbox_parent_death(ppid);
-	sandbox_apply(SANDBOX_WORKER);
+	event_config_free(cfg);
+	sandbox_child_enter(&o, SANDBOX_WORKER, ppid);
 
 	signal(SIGPIPE, SIG_IGN);
 	ev_term = evsignal_new(k.k_base, SIGTERM, worker_sigterm, NULL);

@@ -49,6 +49,7 @@ struct mission {
 	char			(*m_out)[GPIOWS_NAME_SIZE];
 	size_t			 m_nout;
 	int			 m_holds;	/* hold replies still to come */
+	int			 m_hold_refused;	/* one of them said no */
 	int			 m_holding;	/* its pins are held */
 	int			 m_cancel;	/* cancel or interrupt asked */
 	enum mstate		 m_cancel_to;
@@ -58,6 +59,12 @@ struct mission {
 	uint64_t		 m_sleep_until;	/* us since the epoch, or 0 */
 	uint64_t		 m_created, m_started, m_ended;
 	uint64_t		 m_boot;	/* helper it ran under */
+	uint64_t		 m_done_sent;	/* m_done in the last event */
+	enum mstate		 m_state_sent;	/* m_state in the last event */
+	int			 m_event_sent;
+	int			 m_dirty;	/* its journal entry is behind */
+	struct event		*m_progress_timer;
+	uint64_t		 m_progress_sent; /* when, us since the epoch */
 };
 TAILQ_HEAD(missionlist, mission);
 
@@ -80,6 +87,10 @@ struct worker_env {
 };
 
 extern struct worker_env *kenv;
+
+/* Event priorities: 0 IPC and timers ... 2 the journal, last. */
+#define WORKER_PRIOS		3
+#define WORKER_PRIO_JOURNAL	2
 
 /* worker.c */
 const struct ipc_pin_info *worker_pin(const char *name);

@@ -513,16 +513,18 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 	}
 }
 
+/* A request the worker answers: kind says how its answer is read. */
 static void
-client_mission_list(struct conn *c, json_t *id)
+client_worker_op(struct conn *c, json_t *id, enum req_kind kind,
+    uint16_t type, const void *data, size_t len)
 {
 	struct pending	*p;
 
-	if ((p = pending_new(c, id, REQ_MISSIONS, "")) == NULL) {
+	if ((p = pending_new(c, id, kind, "")) == NULL) {
 		client_reply_error(c, id, "internal", "out of memory");
 		return;
 	}
-	if (wsd_worker_request(IPC_MISSION_LIST, p->p_reqid, NULL, 0) == -1) {
+	if (wsd_worker_request(type, p->p_reqid, data, len) == -1) {
 		pending_free(p);
 		client_reply_error(c, id, "unavailable",
 		    "the mission worker is not running; try again shortly");
@@ -530,10 +532,15 @@ client_mission_list(struct conn *c, json_t *id)
 }
 
 static void
+client_mission_list(struct conn *c, json_t *id)
+{
+	client_worker_op(c, id, REQ_MISSIONS, IPC_MISSION_LIST, NULL, 0);
+}
+
+static void
 client_mission_start(struct conn *c, json_t *req, json_t *id)
 {
 	json_t		*m = json_object_get(req, "mission");
-	struct pending	*p;
 	char		*s;
 
 	if (!json_is_object(m)) {
@@ -541,18 +548,18 @@ client_mission_start(struct conn *c, json_t *req, json_t *id)
 		    "\"mission.start\" needs \"mission\": an object");
 		return;
 	}
-	if ((s = json_dumps(m, JSON_COMPACT)) == NULL ||
-	    (p = pending_new(c, id, REQ_MISSION_OP, "")) == NULL) {
-		free(s);
+	if ((s = json_dumps(m, JSON_COMPACT)) == NULL) {
 		client_reply_error(c, id, "internal", "out of memory");
 		return;
 	}
-	if (wsd_worker_request(IPC_MISSION_START, p->p_reqid, s,
-	    strlen(s)) == -1) {
-		pending_free(p);
-		client_reply_error(c, id, "unavailable",
-		    "the mission worker is not running; try again shortly");
+	if (strlen(s) > IPC_MAX_PAYLOAD) {
+		free(s);
+		client_reply_error(c, id, "bad_mission", "mission: must be at "
+		    "most %d bytes of JSON", IPC_MAX_PAYLOAD);
+		return;
 	}
+	client_worker_op(c, id, REQ_MISSION_OP, IPC_MISSION_START, s,
+	    strlen(s));
 	free(s);
 }
 
@@ -561,7 +568,6 @@ client_mission_cancel(struct conn *c, json_t *req, json_t *id)
 {
 	json_t			*m = json_object_get(req, "mission");
 	struct ipc_mission_end	 me;
-	struct pending		*p;
 
 	if (!json_is_integer(m) || json_integer_value(m) <= 0 ||
 	    json_integer_value(m) > UINT32_MAX) {
@@ -569,18 +575,10 @@ client_mission_cancel(struct conn *c, json_t *req, json_t *id)
 		    "\"mission.cancel\" needs \"mission\": a mission id");
 		return;
 	}
-	if ((p = pending_new(c, id, REQ_MISSION_OP, "")) == NULL) {
-		client_reply_error(c, id, "internal", "out of memory");
-		return;
-	}
 	memset(&me, 0, sizeof(me));
 	me.mission = (uint32_t)json_integer_value(m);
-	if (wsd_worker_request(IPC_MISSION_CANCEL, p->p_reqid, &me,
-	    sizeof(me)) == -1) {
-		pending_free(p);
-		client_reply_error(c, id, "unavailable",
-		    "the mission worker is not running; try again shortly");
-	}
+	client_worker_op(c, id, REQ_MISSION_OP, IPC_MISSION_CANCEL, &me,
+	    sizeof(me));
 }
 
 /*

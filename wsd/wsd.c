@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -307,6 +309,7 @@ main(int argc, char *argv[])
 	struct wsd_env	 w;
 	struct event	*ev_term;
 	struct child_opts o;
+	struct rlimit	 rl;
 	pid_t		 ppid = getppid();
 
 	memset(&w, 0, sizeof(w));
@@ -317,6 +320,12 @@ main(int argc, char *argv[])
 	sandbox_child_opts(argc, argv, "wsd", &o);
 	log_init(o.co_foreground, o.co_verbose);
 
+	/* One descriptor per client: as many as the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("raising the open files limit");
+	}
 	/* Before the sandbox: what needs files or randomness. */
 	if ((w.w_wwwfd = open(o.co_root, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
@@ -324,10 +333,7 @@ main(int argc, char *argv[])
 	json_object_seed(0);
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if (o.co_drop)
-		sandbox_drop(o.co_root, o.co_uid, o.co_gid);
-	sandbox_parent_death(ppid);
-	sandbox_apply(SANDBOX_WSD);
+	sandbox_child_enter(&o, SANDBOX_WSD, ppid);
 
 	signal(SIGPIPE, SIG_IGN);
 	ev_term = evsignal_new(w.w_base, SIGTERM, wsd_sigterm, NULL);

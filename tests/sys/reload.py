@@ -50,11 +50,21 @@ with Gpiows(pins=PINS) as g:
         await a.request({"op": "sim.pull", "pin": "button", "value": 1})
         await a.quiet(0.2)
         before = pins((await Client.connect(g)).hello)
+        # A mission on a pin the reload leaves alone (button: watched).
+        r = await a.request({"op": "mission.start", "mission": {"name": "watch",
+                             "steps": [{"wait": {"pin": "button", "edge": "falling",
+                                                 "timeout_ms": 60000}}]}})
+        mid = r["mission"]
+        await a.wait_for(lambda m: m.get("type") == "mission" and
+                         m["mission"]["state"] == "running", 3)
 
         rewrite(g, PINS2)
         g.proc.send_signal(signal.SIGHUP)
         h = await a.wait_for(lambda m: m.get("type") == "hello", 3)
         now = pins(h)
+        ms = [m for m in h["missions"] if m["id"] == mid]
+        t.ok(ms and ms[0]["state"] == "running",
+             "a mission on an untouched pin goes on across the reload", ms)
         t.eq([p["name"] for p in h["pins"]], ["fan", "led", "relay", "button"],
              "the new hello lists the new table in the file's order")
         t.eq((now["led"]["value"], now["led"]["seq"]), (1, before["led"]["seq"]),
@@ -76,6 +86,9 @@ with Gpiows(pins=PINS) as g:
         r = await a.request({"op": "sim.pull", "pin": "button", "value": 0})
         e = await a.wait_for(lambda m: m.get("type") == "pin" and m["pin"] == "button")
         t.eq((e["value"], e["source"]), (0, "edge"), "the kept input still reports edges")
+        m = await a.wait_for(lambda m: m.get("type") == "mission" and
+                             m["mission"]["id"] == mid and m["mission"]["state"] == "done", 3)
+        t.eq(m["mission"]["state"], "done", "and the mission waiting on it sees the edge and ends")
 
         # A broken file: errors logged, nothing changes.
         with open(g.conf, "a") as f:

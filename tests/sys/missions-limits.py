@@ -1,0 +1,34 @@
+"""Mission limits: at most 64 queued or running at once; a mission's JSON
+must fit one IPC message (64 KiB); the list always fits one message."""
+import asyncio
+
+from gpiows_test import Client, Gpiows, Tap
+
+t = Tap()
+LONG = {"name": "wait", "steps": [{"sleep": {"ms": 60000}}]}
+
+with Gpiows(extra="max message 200000\n") as g:
+    async def run():
+        a = await Client.connect(g)
+        ids = []
+        for i in range(64):
+            r = await a.request({"op": "mission.start", "mission": dict(LONG, name="m%d" % i)})
+            if r.get("ok"):
+                ids.append(r["mission"])
+        t.eq(len(ids), 64, "64 missions queued or running")
+        r = await a.request({"op": "mission.start", "mission": LONG})
+        t.eq((r["ok"], r.get("error", {}).get("code")), (False, "too_many"), "the 65th: too_many")
+        r = await a.request({"op": "mission.list"})
+        t.eq(len(r["missions"]), 64, "mission.list answers all of them")
+        await a.request({"op": "mission.cancel", "mission": ids[0]})
+        await a.wait_for(lambda m: m.get("type") == "mission" and m["mission"]["id"] == ids[0]
+                         and m["mission"]["state"] == "cancelled", 3)
+        r = await a.request({"op": "mission.start", "mission": LONG})
+        t.ok(r["ok"], "after one ended, a new one is taken", r)
+        big = {"name": "big", "steps": [{"sleep": {"ms": 1}}] * 7000}
+        r = await a.request({"op": "mission.start", "mission": big}, timeout=5)
+        t.ok(not r["ok"] and r["error"]["code"] == "bad_mission" and
+             "bytes" in r["error"]["message"], "a mission over 64 KiB of JSON: bad_mission", r)
+        await a.close()
+    asyncio.run(run())
+t.done()
