@@ -209,7 +209,7 @@ main(int argc, char *argv[])
 	log_init(1, h.h_verbose);
 
 	if (geteuid() == 0) {
-		/* A service manager may forbid it (it then sets Nice=). */
+		/* A service manager may forbid it: then all run as it set. */
 		if (setpriority(PRIO_PROCESS, 0, HELPER_NICE) == -1)
 			log_debug("priority not raised: %s", strerror(errno));
 		if ((pw = getpwnam(h.h_conf->cf_user)) == NULL)

@@ -38,7 +38,7 @@ journal_write(const struct mission *m)
 		    (json_int_t)m->m_stack[i].f_i,
 		    (json_int_t)m->m_stack[i].f_iter));
 	j = json_pack("{s:I, s:O, s:s, s:o, s:I, s:b, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:s}",
+	    "s:I, s:I, s:s, s:b}",
 	    "id", (json_int_t)m->m_id,
 	    "mission", m->m_json,
 	    "state", state_names[m->m_state],
@@ -51,7 +51,8 @@ journal_write(const struct mission *m)
 	    "started", (json_int_t)m->m_started,
 	    "ended", (json_int_t)m->m_ended,
 	    "sleep_until", (json_int_t)m->m_sleep_until,
-	    "error", m->m_error);
+	    "error", m->m_error,
+	    "cancel", m->m_cancel && m->m_cancel_to == M_CANCELLED);
 	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL) {
 		json_decref(j);
 		log_warnx("mission %u: cannot encode its journal", m->m_id);

@@ -265,7 +265,7 @@ mission_journal_cb(evutil_socket_t fd, short what, void *arg)
 	struct mission	*m;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
-		if (m->m_dirty) {
+		if (m->m_dirty && !(m->m_inflight && fd != -1)) {
 			m->m_dirty = 0;
 			journal_write(m);
 		}
@@ -393,9 +393,14 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	m->m_ended = worker_now_us();
 	if (error != NULL && error != m->m_error)
 		snprintf(m->m_error, sizeof(m->m_error), "%s", error);
+	/*
+	 * On disk before the helper forgets its step numbers: a worker killed
+	 * in between must not find it running and replay steps.
+	 */
+	m->m_dirty = 0;
+	journal_write(m);
 	if (m->m_holding || m->m_holds > 0)
 		mission_end_request(m);
-	mission_journal(m, 1);
 	log_info("mission %u (%s): %s%s%s", m->m_id, lname(m),
 	    state_names[state], error ? ": " : "", error ? error : "");
 	mission_event(m);
@@ -768,6 +773,8 @@ mission_cancel_request(uint32_t id, uint32_t mission)
 		return;
 	m->m_cancel = 1;
 	m->m_cancel_to = M_CANCELLED;
+	m->m_dirty = 0;
+	journal_write(m);	/* a worker killed now still cancels it */
 	mission_wind_down(m);
 }
 
@@ -981,14 +988,15 @@ mission_load_one(json_t *j, void *arg)
 	json_t		*spec, *stack;
 	json_int_t	 id, step, done, boot, created, started, ended, until;
 	const char	*state, *error = "";
-	int		 inflight;
+	int		 inflight, cancel = 0;
 	char		 err[256];
 
 	if (json_unpack(j, "{s:I, s:o, s:s, s:o, s:I, s:b, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s?s}", "id", &id, "mission", &spec, "state", &state,
-	    "stack", &stack, "step", &step, "inflight", &inflight, "done",
-	    &done, "boot", &boot, "created", &created, "started", &started,
-	    "ended", &ended, "sleep_until", &until, "error", &error) == -1 ||
+	    "s:I, s:I, s:I, s?s, s?b}", "id", &id, "mission", &spec, "state",
+	    &state, "stack", &stack, "step", &step, "inflight", &inflight,
+	    "done", &done, "boot", &boot, "created", &created, "started",
+	    &started, "ended", &ended, "sleep_until", &until, "error", &error,
+	    "cancel", &cancel) == -1 ||
 	    id <= 0 || id > UINT32_MAX || step < 0 || step > UINT32_MAX) {
 		log_warnx("journal: a mission entry is malformed: ignored");
 		return;
@@ -1016,6 +1024,8 @@ mission_load_one(json_t *j, void *arg)
 	m->m_started = (uint64_t)started;
 	m->m_ended = (uint64_t)ended;
 	m->m_sleep_until = (uint64_t)until;
+	m->m_cancel = cancel;
+	m->m_cancel_to = M_CANCELLED;
 	snprintf(m->m_error, sizeof(m->m_error), "%s", error);
 	if (mission_restore_stack(m, stack) == -1) {
 		log_warnx("journal: mission %u: position is malformed", m->m_id);
@@ -1083,6 +1093,16 @@ mission_resume(void)
 				mission_wind_down(m);
 			else
 				mission_finish(m, M_INTERRUPTED, m->m_error);
+			continue;
+		}
+		if (m->m_cancel) {
+			/* Cancelled before the last worker died: finish it. */
+			m->m_inflight = 0;
+			if (m->m_state == M_RUNNING) {
+				m->m_holding = 1;
+				mission_wind_down(m);
+			} else
+				mission_finish(m, M_CANCELLED, NULL);
 			continue;
 		}
 		if (m->m_state == M_RUNNING && !m->m_spec.m_resume) {

@@ -974,6 +974,10 @@ client_table_changed(void)
 {
 	struct conn	*c, *tmp;
 
-	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp) {
+		/* What was held is about the old table: it goes first. */
+		if (c->c_hold != NULL && c->c_hold->ch_until != 0)
+			hold_release(c, 1);
 		client_hello(c);
+	}
 }

@@ -250,8 +250,12 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		if (msg->fd == -1 || !ipc_check_size(msg, sizeof(peer)))
 			fatalx("helper sent a bad peer channel");
 		memcpy(&peer, msg->data, sizeof(peer));
-		if (wenv->w_worker != NULL)
+		if (wenv->w_worker != NULL) {
+			/* The old worker's answers will not come. */
 			ipc_chan_free(wenv->w_worker);
+			wenv->w_worker = NULL;
+			client_worker_lost();
+		}
 		if ((wenv->w_worker = ipc_chan_new(wenv->w_base, msg->fd,
 		    4 * 1024 * 1024, wsd_worker_dispatch, NULL)) == NULL)
 			fatal("worker channel");

@@ -145,6 +145,27 @@ with Gpiows() as g:
         await o.close()
     asyncio.run(part4())
 
+# 6. Cancelled, then the worker killed at once: it stays cancelled.
+with Gpiows() as g:
+    async def part6():
+        o = await Client.connect(g)
+        ends = []
+        for i in range(5):
+            mid = await start(o, blink(1000, 20))
+            await o.wait_for(lambda m: m.get("type") == "pin" and m["source"] == "mission:%d" % mid, 3)
+            # Once the cancel is answered ok, a worker death must not undo it.
+            r = await o.request({"op": "mission.cancel", "mission": mid})
+            assert r["ok"], r
+            os.kill(g.children()["worker"], signal.SIGKILL)
+            m = await until_state(o, mid, ("cancelled", "running", "interrupted", "done"), 5)
+            if m["mission"]["state"] != "cancelled":
+                m = await until_state(o, mid, ("cancelled", "interrupted", "done"), 5)
+            ends.append(m["mission"]["state"])
+            await asyncio.get_running_loop().run_in_executor(None, g.wait_children)
+        t.eq(ends, ["cancelled"] * 5, "a cancel answered ok survives the worker's death at once")
+        await o.close()
+    asyncio.run(part6())
+
 # 5. The whole service crashes and restarts: interrupted, outputs safe.
 g = Gpiows()
 with g:
