@@ -86,6 +86,16 @@ gpiod_request(struct chip *ch, struct pin *p, struct event_base *base,
 		return -1;
 	}
 	p->p_offset = gpiod_line_offset(line);
+	/*
+	 * libgpiod hands out one gpiod_line per offset of an open chip: one
+	 * already requested is another pin's, the same line given once by
+	 * name and once by offset.
+	 */
+	if (gpiod_line_is_requested(line)) {
+		snprintf(err, errlen, "line %u of chip %s is already another "
+		    "pin's", p->p_offset, ch->ch_conf->c_name);
+		return -1;
+	}
 	if (gpiod_line_is_used(line)) {
 		const char *who = gpiod_line_consumer(line);
 
@@ -111,6 +121,10 @@ gpiod_request(struct chip *ch, struct pin *p, struct event_base *base,
 	case BIAS_AS_IS:
 		break;
 	}
+	if (cp->p_drive == DRIVE_OPEN_DRAIN)
+		rc.flags |= GPIOD_LINE_REQUEST_FLAG_OPEN_DRAIN;
+	else if (cp->p_drive == DRIVE_OPEN_SOURCE)
+		rc.flags |= GPIOD_LINE_REQUEST_FLAG_OPEN_SOURCE;
 	if (cp->p_dir == PIN_OUTPUT) {
 		rc.request_type = GPIOD_LINE_REQUEST_DIRECTION_OUTPUT;
 		value = cp->p_initial == 1;

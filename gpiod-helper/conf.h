@@ -23,6 +23,12 @@ enum pin_edge {
 	EDGE_BOTH = 3
 };
 
+enum pin_drive {
+	DRIVE_PUSH_PULL = 0,	/* the default */
+	DRIVE_OPEN_DRAIN,
+	DRIVE_OPEN_SOURCE
+};
+
 enum pin_bias {
 	BIAS_AS_IS = 0,		/* not given: leave the line as it is */
 	BIAS_PULL_UP,
@@ -64,6 +70,7 @@ struct conf_pin {
 	int		 p_safe;	/* 0, 1, or -1 when not given */
 	enum pin_edge	 p_edge;
 	enum pin_bias	 p_bias;
+	enum pin_drive	 p_drive;	/* outputs */
 	int		 p_active_low;
 	int		 p_lineno;
 };

@@ -80,6 +80,10 @@ static const char * const conf_kw[] = {
 	"pull-down",
 	"disabled",
 	"active-low",
+	"drive",
+	"push-pull",
+	"open-drain",
+	"open-source",
 	"origin",
 	"max",
 	"clients",
@@ -976,6 +980,7 @@ parse_pin(struct parser *ps)
 	struct token		*seen_dir = NULL, *seen_initial = NULL;
 	struct token		*seen_safe = NULL, *seen_edge = NULL;
 	struct token		*seen_bias = NULL, *seen_al = NULL, **seen;
+	struct token		*seen_drive = NULL;
 	char			 chip[GPIOWS_NAME_SIZE] = "";
 	int			 line_ok = 0, ignored;
 
@@ -1020,6 +1025,8 @@ parse_pin(struct parser *ps)
 			seen = &seen_bias;
 		else if (tok_kw(t, "active-low"))
 			seen = &seen_al;
+		else if (tok_kw(t, "drive"))
+			seen = &seen_drive;
 		else {
 			expected(ps, t, "a pin option or end of line");
 			break;
@@ -1090,6 +1097,18 @@ parse_pin(struct parser *ps)
 			} else
 				expected(ps, a, "\"pull-up\", \"pull-down\" "
 				    "or \"disabled\"");
+		} else if (seen == &seen_drive) {
+			a = tok_next(ps);
+			if (tok_kw(a, "push-pull") || tok_kw(a, "open-drain") ||
+			    tok_kw(a, "open-source")) {
+				if (*seen == NULL)
+					p->p_drive = tok_kw(a, "open-drain") ?
+					    DRIVE_OPEN_DRAIN :
+					    tok_kw(a, "open-source") ?
+					    DRIVE_OPEN_SOURCE : DRIVE_PUSH_PULL;
+			} else
+				expected(ps, a, "\"push-pull\", \"open-drain\" "
+				    "or \"open-source\"");
 		} else if (seen == &seen_al)
 			p->p_active_low = 1;
 		if (*seen == NULL)
@@ -1114,6 +1133,9 @@ parse_pin(struct parser *ps)
 		if (seen_safe != NULL)
 			conf_error(ps, seen_safe->t_lineno,
 			    "safe is not allowed on an input");
+		if (seen_drive != NULL)
+			conf_error(ps, seen_drive->t_lineno,
+			    "drive is not allowed on an input");
 	} else if (seen_edge != NULL)
 		conf_error(ps, seen_edge->t_lineno,
 		    "edge is not allowed on an output");

@@ -49,7 +49,8 @@ pin_same(const struct conf_pin *a, const struct conf_pin *b)
 	    (a->p_line_name == NULL ||
 	    strcmp(a->p_line_name, b->p_line_name) == 0) &&
 	    a->p_dir == b->p_dir && a->p_edge == b->p_edge &&
-	    a->p_bias == b->p_bias && a->p_active_low == b->p_active_low;
+	    a->p_bias == b->p_bias && a->p_active_low == b->p_active_low &&
+	    a->p_drive == b->p_drive;
 }
 
 static struct chip *
