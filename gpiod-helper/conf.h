@@ -71,6 +71,7 @@ struct conf_pin {
 	enum pin_edge	 p_edge;
 	enum pin_bias	 p_bias;
 	enum pin_drive	 p_drive;	/* outputs */
+	int		 p_debounce_ms;	/* inputs with edge; 0: none */
 	int		 p_active_low;
 	int		 p_lineno;
 };

@@ -32,6 +32,8 @@ struct pin {
 	struct event	*p_ev;		/* backend's edge event, if any */
 	int		 p_level;	/* sim: electrical level of an input */
 	uint32_t	 p_holder;	/* mission holding it, 0 if none */
+	struct event	*p_debounce;	/* debounce window, lazily made */
+	int		 p_bouncing;	/* inside a debounce window */
 };
 
 #define HELPER_NICE	(-10)	/* as root: helper and worker before wsd */

@@ -37,6 +37,7 @@
 #define CONF_DEFAULT_PORT	8080
 #define CONF_MAX_SIM_LINES	1024
 #define CONF_MAX_OFFSET		65535
+#define CONF_MAX_DEBOUNCE	10000		/* ms */
 #define CONF_DEFAULT_HISTORY	4096
 #define CONF_MIN_HISTORY	16
 #define CONF_MAX_HISTORY	1000000
@@ -81,6 +82,7 @@ static const char * const conf_kw[] = {
 	"disabled",
 	"active-low",
 	"drive",
+	"debounce",
 	"push-pull",
 	"open-drain",
 	"open-source",
@@ -980,7 +982,7 @@ parse_pin(struct parser *ps)
 	struct token		*seen_dir = NULL, *seen_initial = NULL;
 	struct token		*seen_safe = NULL, *seen_edge = NULL;
 	struct token		*seen_bias = NULL, *seen_al = NULL, **seen;
-	struct token		*seen_drive = NULL;
+	struct token		*seen_drive = NULL, *seen_debounce = NULL;
 	char			 chip[GPIOWS_NAME_SIZE] = "";
 	int			 line_ok = 0, ignored;
 
@@ -1027,6 +1029,8 @@ parse_pin(struct parser *ps)
 			seen = &seen_al;
 		else if (tok_kw(t, "drive"))
 			seen = &seen_drive;
+		else if (tok_kw(t, "debounce"))
+			seen = &seen_debounce;
 		else {
 			expected(ps, t, "a pin option or end of line");
 			break;
@@ -1109,6 +1113,27 @@ parse_pin(struct parser *ps)
 			} else
 				expected(ps, a, "\"push-pull\", \"open-drain\" "
 				    "or \"open-source\"");
+		} else if (seen == &seen_debounce) {
+			/* "Nms": a word, since a unit follows the digits. */
+			char		*end;
+			long		 ms = -1;
+
+			a = tok_next(ps);
+			if (a != NULL && a->t_type == T_WORD &&
+			    a->t_text[0] >= '0' && a->t_text[0] <= '9') {
+				ms = strtol(a->t_text, &end, 10);
+				if (strcmp(end, "ms") != 0)
+					ms = -1;
+			}
+			if (ms == -1)
+				expected(ps, a, "a time in milliseconds "
+				    "(\"20ms\")");
+			else if (ms < 1 || ms > CONF_MAX_DEBOUNCE)
+				conf_error(ps, a->t_lineno, "debounce \"%s\" "
+				    "out of range (1ms..%dms)", a->t_text,
+				    CONF_MAX_DEBOUNCE);
+			else if (*seen == NULL)
+				p->p_debounce_ms = (int)ms;
 		} else if (seen == &seen_al)
 			p->p_active_low = 1;
 		if (*seen == NULL)
@@ -1136,9 +1161,17 @@ parse_pin(struct parser *ps)
 		if (seen_drive != NULL)
 			conf_error(ps, seen_drive->t_lineno,
 			    "drive is not allowed on an input");
-	} else if (seen_edge != NULL)
-		conf_error(ps, seen_edge->t_lineno,
-		    "edge is not allowed on an output");
+		if (seen_debounce != NULL && seen_edge == NULL)
+			conf_error(ps, seen_debounce->t_lineno,
+			    "debounce needs edge");
+	} else {
+		if (seen_edge != NULL)
+			conf_error(ps, seen_edge->t_lineno,
+			    "edge is not allowed on an output");
+		if (seen_debounce != NULL)
+			conf_error(ps, seen_debounce->t_lineno,
+			    "debounce is not allowed on an output");
+	}
 
 	if ((r = ps_grow(ps, ps->ps_refs, &ps->ps_refs_size,
 	    ps->ps_nrefs + 1, sizeof(*r))) == NULL) {

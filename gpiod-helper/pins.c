@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "helper.h"
 #include "log.h"
 
@@ -50,7 +52,7 @@ pin_same(const struct conf_pin *a, const struct conf_pin *b)
 	    strcmp(a->p_line_name, b->p_line_name) == 0) &&
 	    a->p_dir == b->p_dir && a->p_edge == b->p_edge &&
 	    a->p_bias == b->p_bias && a->p_active_low == b->p_active_low &&
-	    a->p_drive == b->p_drive;
+	    a->p_drive == b->p_drive && a->p_debounce_ms == b->p_debounce_ms;
 }
 
 static struct chip *
@@ -92,6 +94,8 @@ pin_retire(struct pin *p, int safe)
 	if (safe && p->p_conf->p_dir == PIN_OUTPUT && p->p_conf->p_safe != -1 &&
 	    p->p_chip->ch_ops->set(p->p_chip, p, p->p_conf->p_safe) == -1)
 		log_warn("pin %s: setting safe value", p->p_conf->p_name);
+	if (p->p_debounce != NULL)
+		event_free(p->p_debounce);
 	p->p_chip->ch_ops->release(p->p_chip, p);
 	free(p);
 }
@@ -412,8 +416,62 @@ pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
 	return IPC_HISTORY_OK;
 }
 
+/*
+ * Software debounce (libgpiod 1.6 has no kernel debounce): the first edge
+ * goes out at once with its kernel time; edges in the next debounce ms are
+ * swallowed; when the window closes, the line is read, and a level other
+ * than the one reported goes out as one more edge event.  A press is seen
+ * at once, its bounces are not, and the final level is never missed.
+ */
+static void
+pins_debounce_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pin	*p = arg;
+	struct timeval	 tv;
+	int		 value;
+
+	if (p->p_chip->ch_ops->get(p->p_chip, p, &value) == -1) {
+		log_warn("pin %s: reading after debounce", p->p_conf->p_name);
+		p->p_bouncing = 0;
+		return;
+	}
+	if (value == p->p_value) {
+		p->p_bouncing = 0;
+		return;
+	}
+	/* A direction it does not watch is followed, not reported. */
+	if ((p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING)) == 0) {
+		p->p_value = value;
+		p->p_bouncing = 0;
+		return;
+	}
+	pins_change(p, value, pins_now_us(), IPC_SRC_EDGE, 0);
+	/* That change opens a window of its own. */
+	tv.tv_sec = p->p_conf->p_debounce_ms / 1000;
+	tv.tv_usec = (p->p_conf->p_debounce_ms % 1000) * 1000;
+	evtimer_add(p->p_debounce, &tv);
+}
+
 void
 pins_edge(struct pin *p, int value, uint64_t ts_us)
 {
-	pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
+	struct timeval	 tv;
+
+	if (p->p_conf->p_debounce_ms == 0) {
+		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
+		return;
+	}
+	if (p->p_bouncing)
+		return;
+	if (p->p_debounce == NULL && (p->p_debounce = evtimer_new(env->h_base,
+	    pins_debounce_cb, p)) == NULL) {
+		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
+		return;
+	}
+	p->p_bouncing = 1;
+	if (value != p->p_value)
+		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
+	tv.tv_sec = p->p_conf->p_debounce_ms / 1000;
+	tv.tv_usec = (p->p_conf->p_debounce_ms % 1000) * 1000;
+	evtimer_add(p->p_debounce, &tv);
 }
