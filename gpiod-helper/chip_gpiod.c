@@ -48,18 +48,24 @@ gpiod_ts_us(const struct timespec *ts)
 	return (uint64_t)(ev + off);
 }
 
+/*
+ * Everything the kernel has queued (it keeps 16 per line and drops the
+ * rest), so that a burst empties the queue in one wakeup.
+ */
 static void
 gpiod_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pin		*p = arg;
-	struct gpiod_line_event	 ev;
+	struct gpiod_line_event	 ev[16];
+	int			 n, i;
 
-	if (gpiod_line_event_read(p->p_line, &ev) == -1) {
-		log_warn("pin %s: reading line event", p->p_conf->p_name);
+	if ((n = gpiod_line_event_read_multiple(p->p_line, ev, 16)) == -1) {
+		log_warn("pin %s: reading line events", p->p_conf->p_name);
 		return;
 	}
-	pins_edge(p, ev.event_type == GPIOD_LINE_EVENT_RISING_EDGE,
-	    gpiod_ts_us(&ev.ts));
+	for (i = 0; i < n; i++)
+		pins_edge(p, ev[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE,
+		    gpiod_ts_us(&ev[i].ts));
 }
 
 static int

@@ -452,6 +452,29 @@ pins_debounce_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(p->p_debounce, &tv);
 }
 
+/*
+ * Without debounce: the kernel merges edges that come too fast and drops
+ * those past its queue, so after a burst the last value reported may not be
+ * the line's.  PINS_SETTLE_MS after the last edge the line is read, and a
+ * level other than the one reported goes out as one more edge.
+ */
+#define PINS_SETTLE_MS	10
+
+static void
+pins_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pin	*p = arg;
+	int		 value;
+
+	if (p->p_chip->ch_ops->get(p->p_chip, p, &value) == -1 ||
+	    value == p->p_value)
+		return;
+	if (p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING))
+		pins_change(p, value, pins_now_us(), IPC_SRC_EDGE, 0);
+	else
+		p->p_value = value;
+}
+
 void
 pins_edge(struct pin *p, int value, uint64_t ts_us)
 {
@@ -459,6 +482,14 @@ pins_edge(struct pin *p, int value, uint64_t ts_us)
 
 	if (p->p_conf->p_debounce_ms == 0) {
 		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
+		if (p->p_debounce == NULL)
+			p->p_debounce = evtimer_new(env->h_base,
+			    pins_settle_cb, p);
+		if (p->p_debounce != NULL) {
+			tv.tv_sec = 0;
+			tv.tv_usec = PINS_SETTLE_MS * 1000;
+			evtimer_add(p->p_debounce, &tv);
+		}
 		return;
 	}
 	if (p->p_bouncing)

@@ -763,18 +763,22 @@ mission_cancel_request(uint32_t id, uint32_t mission)
 		    "the mission has already ended"));
 		return;
 	}
-	mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
-	    (json_int_t)m->m_id));
+	/* On disk before the client is told: a worker killed after the
+	 * answer still cancels it. */
 	if (m->m_state == M_QUEUED) {
 		mission_finish(m, M_CANCELLED, NULL);
+		mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
+		    (json_int_t)m->m_id));
 		return;
 	}
-	if (m->m_cancel)
-		return;
-	m->m_cancel = 1;
-	m->m_cancel_to = M_CANCELLED;
-	m->m_dirty = 0;
-	journal_write(m);	/* a worker killed now still cancels it */
+	if (!m->m_cancel) {
+		m->m_cancel = 1;
+		m->m_cancel_to = M_CANCELLED;
+		m->m_dirty = 0;
+		journal_write(m);
+	}
+	mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
+	    (json_int_t)m->m_id));
 	mission_wind_down(m);
 }
 

@@ -142,7 +142,7 @@ GPIOWS_KERNEL_IMAGE=$kimg GPIOWS_KERNEL_INITRD=$work/initrd.cpio \
     PYTHONPATH="$top_srcdir/tests/sys${PYTHONPATH:+:$PYTHONPATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     timeout -k 10 $((${GPIOWS_KERNEL_TIMEOUT:-240} + 30)) \
-    /usr/bin/python3 "$here/kernel-test.py"
+    /usr/bin/python3 "${GPIOWS_KERNEL_SCRIPT:-$here/kernel-test.py}"
 st=$?
 [ $st -ne 124 ] && [ $st -ne 137 ] || echo "Bail out! the tests did not end in time"
 echo "# whole run $(($(date +%s) - t0)) s"
