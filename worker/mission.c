@@ -347,6 +347,23 @@ step_send(struct mission *m)
 	return -1;
 }
 
+/* Ask the helper to hold pi for m; kind says what its answer is for. */
+static void
+hold_send(struct mission *m, const struct ipc_pin_info *pi,
+    enum wreq_kind kind)
+{
+	struct ipc_hold	 h;
+	uint32_t	 id;
+
+	memset(&h, 0, sizeof(h));
+	h.mission = m->m_id;
+	h.index = pi->index;
+	h.generation = kenv->k_generation;
+	h.hold = 1;
+	worker_helper_send(IPC_PIN_HOLD, &h, sizeof(h), &id);
+	wreq_add(id, m->m_id, kind);
+}
+
 static void
 mission_end_request(struct mission *m)
 {
@@ -597,8 +614,6 @@ static void
 mission_hold(struct mission *m)
 {
 	const struct ipc_pin_info *pi;
-	struct ipc_hold		 h;
-	uint32_t		 id;
 	size_t			 i;
 
 	m->m_state = M_RUNNING;
@@ -612,13 +627,7 @@ mission_hold(struct mission *m)
 	for (i = 0; i < m->m_nout; i++) {
 		if ((pi = worker_pin(m->m_out[i])) == NULL)
 			continue;
-		memset(&h, 0, sizeof(h));
-		h.mission = m->m_id;
-		h.index = pi->index;
-		h.generation = kenv->k_generation;
-		h.hold = 1;
-		worker_helper_send(IPC_PIN_HOLD, &h, sizeof(h), &id);
-		wreq_add(id, m->m_id, WREQ_HOLD);
+		hold_send(m, pi, WREQ_HOLD);
 		m->m_holds++;
 	}
 	if (m->m_holds == 0)
@@ -913,8 +922,6 @@ mission_pins_changed(void)
 {
 	const struct ipc_pin_info *pi;
 	struct mission		*m;
-	struct ipc_hold		 h;
-	uint32_t		 id;
 	size_t			 i;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry) {
@@ -924,13 +931,7 @@ mission_pins_changed(void)
 			if ((pi = worker_pin(m->m_out[i])) == NULL ||
 			    pi->holder == m->m_id)
 				continue;
-			memset(&h, 0, sizeof(h));
-			h.mission = m->m_id;
-			h.index = pi->index;
-			h.generation = kenv->k_generation;
-			h.hold = 1;
-			worker_helper_send(IPC_PIN_HOLD, &h, sizeof(h), &id);
-			wreq_add(id, m->m_id, WREQ_END);	/* answer unused */
+			hold_send(m, pi, WREQ_END);	/* answer unused */
 		}
 	}
 	mission_schedule();
@@ -1063,6 +1064,38 @@ mission_load_one(json_t *j, void *arg)
 }
 
 /*
+ * Holds in the helper that no active mission owns: a mission that ended
+ * while its worker died before the helper heard of it, or one whose journal
+ * entry could not be read.  Its pins are freed.
+ */
+static void
+mission_release_orphans(void)
+{
+	struct ipc_mission_end	 me;
+	struct mission		*m;
+	unsigned int		 i, j;
+	uint32_t		 h, rid;
+
+	for (i = 0; i < kenv->k_npins; i++) {
+		if ((h = kenv->k_pins[i].holder) == 0)
+			continue;
+		for (j = 0; j < i; j++)
+			if (kenv->k_pins[j].holder == h)
+				break;
+		if (j < i)
+			continue;	/* already asked */
+		if ((m = mission_find(h)) != NULL && m->m_state < M_DONE)
+			continue;
+		log_info("mission %u: no longer running: its pins are freed",
+		    h);
+		memset(&me, 0, sizeof(me));
+		me.mission = h;
+		worker_helper_send(IPC_MISSION_END, &me, sizeof(me), &rid);
+		wreq_add(rid, h, WREQ_END);
+	}
+}
+
+/*
  * After a worker restart, running missions go on (at the step after the
  * last one done, or the one in flight, sent again with its number); those
  * that said "resume": false are interrupted.  After a helper restart every
@@ -1081,6 +1114,7 @@ mission_resume(void)
 	journal_load(mission_load_one, NULL);
 	log_debug("journal: %s", TAILQ_EMPTY(&kenv->k_missions) ?
 	    "no missions" : "read");
+	mission_release_orphans();
 	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
 		if (m->m_state >= M_DONE)
 			continue;

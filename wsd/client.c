@@ -83,6 +83,18 @@ client_send_json(struct conn *c, json_t *msg)
 
 static void	client_broadcast_pin(const char *, size_t, uint64_t);
 
+/* A reply: the request's id when it had one, sent, released. */
+static void
+client_send_reply(struct conn *c, json_t *msg, json_t *id)
+{
+	if (msg == NULL)
+		return;
+	if (id != NULL)
+		json_object_set(msg, "id", id);
+	client_send_json(c, msg);
+	json_decref(msg);
+}
+
 /* users and mission messages: held with a client's pin events, in order. */
 static void
 client_broadcast(const char *s, size_t len)
@@ -207,12 +219,7 @@ client_reply_error(struct conn *c, json_t *id, const char *code,
 	va_end(ap);
 	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
 	    "error", "code", code, "message", text);
-	if (msg == NULL)
-		return;
-	if (id != NULL)
-		json_object_set(msg, "id", id);
-	client_send_json(c, msg);
-	json_decref(msg);
+	client_send_reply(c, msg, id);
 }
 
 /* The name of a mission wsd knows of, for messages. */
@@ -243,12 +250,7 @@ client_reply_busy(struct conn *c, json_t *id, const char *pin,
 	    "mission", (json_int_t)mission);
 	msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0, "error",
 	    err);
-	if (msg == NULL)
-		return;
-	if (id != NULL)
-		json_object_set(msg, "id", id);
-	client_send_json(c, msg);
-	json_decref(msg);
+	client_send_reply(c, msg, id);
 }
 
 static json_t *
@@ -667,12 +669,7 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 			msg = json_pack("{s:s, s:b, s:I, s:I}", "type", "reply",
 			    "ok", 1, "replayed", (json_int_t)he->count, "seq",
 			    (json_int_t)he->seq);
-			if (msg != NULL) {
-				if (p->p_id != NULL)
-					json_object_set(msg, "id", p->p_id);
-				client_send_json(c, msg);
-				json_decref(msg);
-			}
+			client_send_reply(c, msg, p->p_id);
 		} else
 			client_reply_error(c, p->p_id, "history_gone",
 			    "the events after that seq are %s (oldest kept: "
@@ -875,12 +872,7 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			if (msg != NULL && rep->seq != 0)
 				json_object_set_new(msg, "seq",
 				    json_integer((json_int_t)rep->seq));
-			if (msg != NULL) {
-				if (p->p_id != NULL)
-					json_object_set(msg, "id", p->p_id);
-				client_send_json(p->p_conn, msg);
-				json_decref(msg);
-			}
+			client_send_reply(p->p_conn, msg, p->p_id);
 		}
 	}
 	pending_free(p);
@@ -940,12 +932,7 @@ client_worker_missions(uint32_t id, const char *data, size_t len)
 		if (p->p_conn != NULL) {
 			msg = json_pack("{s:s, s:b, s:O}", "type", "reply",
 			    "ok", 1, "missions", list);
-			if (msg != NULL) {
-				if (p->p_id != NULL)
-					json_object_set(msg, "id", p->p_id);
-				client_send_json(p->p_conn, msg);
-				json_decref(msg);
-			}
+			client_send_reply(p->p_conn, msg, p->p_id);
 		}
 		pending_free(p);
 	}
