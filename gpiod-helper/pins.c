@@ -398,8 +398,9 @@ pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
 	size_t		 i, start;
 	uint64_t	 first;
 
+	/* h_hist_size is at least 16 (gpiows.conf's history). */
 	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
-	    (env->h_hist_size ? env->h_hist_size : 1);
+	    env->h_hist_size;
 	first = env->h_hist_len > 0 ? env->h_hist[start].seq : env->h_seq + 1;
 	*oldest = env->h_hist_len > 0 ? first : 0;
 	if (since > env->h_seq)

@@ -50,23 +50,38 @@ static struct event	*ev_kill;
 static struct event	*ev_chld;
 static uint32_t		 peer_generation;
 
-/* The helper's table of what each child may ask. */
+/*
+ * The helper's table of what each child may ask: a request of another
+ * type, from another child, or of another size is that child's compromise.
+ * The handler checks every field's range before it acts, and returns -1
+ * when it has treated the child as compromised.
+ */
+struct child;
+static int	req_pin(struct child *, const struct ipc_msg *);
+static int	req_history(struct child *, const struct ipc_msg *);
+static int	req_hold(struct child *, const struct ipc_msg *);
+static int	req_mission_end(struct child *, const struct ipc_msg *);
+
 static const struct req_rule {
 	uint16_t	 type;
 	size_t		 size;
 	unsigned int	 roles;
+	int		(*handler)(struct child *, const struct ipc_msg *);
 } req_table[] = {
 	{ IPC_PIN_GET, sizeof(struct ipc_pin_req),
-	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER), req_pin },
 	{ IPC_PIN_SET, sizeof(struct ipc_pin_req),
-	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER), req_pin },
 	{ IPC_PIN_TOGGLE, sizeof(struct ipc_pin_req),
-	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER) },
-	{ IPC_SIM_PULL, sizeof(struct ipc_pin_req), ROLE_BIT(CHILD_WSD) },
-	{ IPC_HISTORY, sizeof(struct ipc_history), ROLE_BIT(CHILD_WSD) },
-	{ IPC_PIN_HOLD, sizeof(struct ipc_hold), ROLE_BIT(CHILD_WORKER) },
+	    ROLE_BIT(CHILD_WSD) | ROLE_BIT(CHILD_WORKER), req_pin },
+	{ IPC_SIM_PULL, sizeof(struct ipc_pin_req), ROLE_BIT(CHILD_WSD),
+	    req_pin },
+	{ IPC_HISTORY, sizeof(struct ipc_history), ROLE_BIT(CHILD_WSD),
+	    req_history },
+	{ IPC_PIN_HOLD, sizeof(struct ipc_hold), ROLE_BIT(CHILD_WORKER),
+	    req_hold },
 	{ IPC_MISSION_END, sizeof(struct ipc_mission_end),
-	    ROLE_BIT(CHILD_WORKER) },
+	    ROLE_BIT(CHILD_WORKER), req_mission_end },
 };
 
 /*
@@ -567,61 +582,101 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 	}
 }
 
-/* IPC_HISTORY, IPC_PIN_HOLD, IPC_MISSION_END: checked like the others. */
 static int
-proc_dispatch_other(struct child *c, const struct ipc_msg *msg)
+req_history(struct child *c, const struct ipc_msg *msg)
 {
 	struct ipc_history	 h;
-	struct ipc_hold		 hold;
-	struct ipc_mission_end	 end;
-	struct pin		*p;
 
-	switch (msg->hdr.type) {
-	case IPC_HISTORY:
-		memcpy(&h, msg->data, sizeof(h));
-		if (!env->h_stopping)
-			proc_history(c, msg->hdr.id, &h);
+	memcpy(&h, msg->data, sizeof(h));	/* any seq is a valid question */
+	if (!env->h_stopping)
+		proc_history(c, msg->hdr.id, &h);
+	return 0;
+}
+
+static int
+req_hold(struct child *c, const struct ipc_msg *msg)
+{
+	struct ipc_hold	 hold;
+	struct pin	*p;
+
+	memcpy(&hold, msg->data, sizeof(hold));
+	if (hold.mission == 0 || hold.hold > 1 ||
+	    hold.generation > env->h_generation ||
+	    (hold.generation == env->h_generation &&
+	    hold.index >= env->h_npins)) {
+		proc_compromised(c, "field out of range", msg->hdr.type);
+		return -1;
+	}
+	if (env->h_stopping)
 		return 0;
-	case IPC_PIN_HOLD:
-		memcpy(&hold, msg->data, sizeof(hold));
-		if (hold.mission == 0 || hold.hold > 1 ||
-		    hold.generation > env->h_generation ||
-		    (hold.generation == env->h_generation &&
-		    hold.index >= env->h_npins)) {
-			proc_compromised(c, "field out of range", msg->hdr.type);
-			return -1;
-		}
-		if (env->h_stopping)
-			return 0;
-		if (hold.generation < env->h_generation) {
-			proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
-			return 0;
-		}
-		p = pins_get(hold.index);
-		if (p->p_conf->p_dir != PIN_OUTPUT) {
-			proc_reply(c, msg->hdr.id, IPC_E_NOT_OUTPUT, p->p_value, 0);
-			return 0;
-		}
-		if (p->p_holder != 0 && p->p_holder != hold.mission) {
-			proc_reply_busy(c, msg->hdr.id, p);
-			return 0;
-		}
-		if (hold.hold ? p->p_holder == 0 : p->p_holder != 0) {
-			p->p_holder = hold.hold ? hold.mission : 0;
-			holder_broadcast(p);
-		}
-		proc_reply(c, msg->hdr.id, IPC_OK, p->p_value, 0);
-		return 0;
-	case IPC_MISSION_END:
-		memcpy(&end, msg->data, sizeof(end));
-		if (end.mission == 0 || end.pad != 0) {
-			proc_compromised(c, "field out of range", msg->hdr.type);
-			return -1;
-		}
-		proc_mission_end(end.mission);
-		proc_reply(c, msg->hdr.id, IPC_OK, 0, 0);
+	if (hold.generation < env->h_generation) {
+		proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
 		return 0;
 	}
+	p = pins_get(hold.index);
+	if (p->p_conf->p_dir != PIN_OUTPUT) {
+		proc_reply(c, msg->hdr.id, IPC_E_NOT_OUTPUT, p->p_value, 0);
+		return 0;
+	}
+	if (p->p_holder != 0 && p->p_holder != hold.mission) {
+		proc_reply_busy(c, msg->hdr.id, p);
+		return 0;
+	}
+	if (hold.hold ? p->p_holder == 0 : p->p_holder != 0) {
+		p->p_holder = hold.hold ? hold.mission : 0;
+		holder_broadcast(p);
+	}
+	proc_reply(c, msg->hdr.id, IPC_OK, p->p_value, 0);
+	return 0;
+}
+
+static int
+req_mission_end(struct child *c, const struct ipc_msg *msg)
+{
+	struct ipc_mission_end	 end;
+
+	memcpy(&end, msg->data, sizeof(end));
+	if (end.mission == 0 || end.pad != 0) {
+		proc_compromised(c, "field out of range", msg->hdr.type);
+		return -1;
+	}
+	proc_mission_end(end.mission);
+	proc_reply(c, msg->hdr.id, IPC_OK, 0, 0);
+	return 0;
+}
+
+/*
+ * get, set, toggle, sim.pull.  Every field is checked before the
+ * generation decides anything: a malformed request is a compromise even
+ * when it names an older pin table.
+ */
+static int
+req_pin(struct child *c, const struct ipc_msg *msg)
+{
+	struct ipc_pin_req	 req;
+	uint16_t		 type = msg->hdr.type;
+
+	memcpy(&req, msg->data, sizeof(req));
+	if (req.generation > env->h_generation || req.pad != 0 ||
+	    (req.generation == env->h_generation &&
+	    req.index >= env->h_npins) ||
+	    (req.value != 0 && req.value != 1) ||
+	    (type != IPC_PIN_SET && type != IPC_SIM_PULL && req.value != 0) ||
+	    (c->c_role == CHILD_WSD && (req.source != IPC_SRC_CLIENT ||
+	    req.mission != 0 || req.step != 0)) ||
+	    (c->c_role == CHILD_WORKER && (req.source != IPC_SRC_MISSION ||
+	    req.mission == 0))) {
+		proc_compromised(c, "field out of range", type);
+		return -1;
+	}
+	if (req.generation < env->h_generation) {
+		/* Sent before the child had the reloaded table. */
+		proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
+		return 0;
+	}
+	if (env->h_stopping)
+		return 0;	/* outputs are at their safe values now */
+	proc_request(c, type, msg->hdr.id, &req);
 	return 0;
 }
 
@@ -630,7 +685,6 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 {
 	struct child		*c = arg;
 	const struct req_rule	*rule = NULL;
-	struct ipc_pin_req	 req;
 	size_t			 i;
 
 	if (msg == NULL) {
@@ -666,33 +720,8 @@ proc_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		proc_compromised(c, "wrong payload size", msg->hdr.type);
 		return -1;
 	}
-	if (msg->hdr.type == IPC_HISTORY || msg->hdr.type == IPC_PIN_HOLD ||
-	    msg->hdr.type == IPC_MISSION_END)
-		return proc_dispatch_other(c, msg);
-	memcpy(&req, msg->data, sizeof(req));
-	if (req.generation > env->h_generation) {
-		proc_compromised(c, "pin table from the future", msg->hdr.type);
+	if (rule->handler(c, msg) == -1)
 		return -1;
-	}
-	if (req.generation < env->h_generation) {
-		/* Sent before the child had the reloaded table. */
-		proc_reply(c, msg->hdr.id, IPC_E_STALE, 0, 0);
-		return 0;
-	}
-	if (req.index >= env->h_npins || req.pad != 0 ||
-	    (c->c_role == CHILD_WSD && req.step != 0) ||
-	    (req.value != 0 && req.value != 1) ||
-	    (msg->hdr.type != IPC_PIN_SET && msg->hdr.type != IPC_SIM_PULL &&
-	    req.value != 0) ||
-	    (c->c_role == CHILD_WSD && (req.source != IPC_SRC_CLIENT ||
-	    req.mission != 0)) ||
-	    (c->c_role == CHILD_WORKER && req.source != IPC_SRC_MISSION)) {
-		proc_compromised(c, "field out of range", msg->hdr.type);
-		return -1;
-	}
-	if (env->h_stopping)
-		return 0;	/* outputs are at their safe values now */
-	proc_request(c, msg->hdr.type, msg->hdr.id, &req);
 	return c->c_chan == NULL ? -1 : 0;
 }
 

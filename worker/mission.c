@@ -51,6 +51,14 @@ static const char *const state_names[] = {
 
 static void	mission_run(struct mission *);
 static void	mission_journal(struct mission *, int);
+
+/* Written before anything else happens: a change that must not be lost. */
+static void
+mission_journal_now(struct mission *m)
+{
+	m->m_dirty = 0;
+	journal_write(m);
+}
 static void	mission_finish(struct mission *, enum mstate, const char *);
 static void	mission_schedule(void);
 static void	mission_event(struct mission *);
@@ -265,10 +273,8 @@ mission_journal_cb(evutil_socket_t fd, short what, void *arg)
 	struct mission	*m;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
-		if (m->m_dirty && !(m->m_inflight && fd != -1)) {
-			m->m_dirty = 0;
-			journal_write(m);
-		}
+		if (m->m_dirty && !(m->m_inflight && fd != -1))
+			mission_journal_now(m);
 }
 
 static void
@@ -414,8 +420,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	 * On disk before the helper forgets its step numbers: a worker killed
 	 * in between must not find it running and replay steps.
 	 */
-	m->m_dirty = 0;
-	journal_write(m);
+	mission_journal_now(m);
 	if (m->m_holding || m->m_holds > 0)
 		mission_end_request(m);
 	log_info("mission %u (%s): %s%s%s", m->m_id, lname(m),
@@ -622,8 +627,7 @@ mission_hold(struct mission *m)
 	 * On disk before any step can run: a worker that dies from here on
 	 * must find it running (to resume it, or interrupt it), not queued.
 	 */
-	m->m_dirty = 0;
-	journal_write(m);
+	mission_journal_now(m);
 	for (i = 0; i < m->m_nout; i++) {
 		if ((pi = worker_pin(m->m_out[i])) == NULL)
 			continue;
@@ -783,8 +787,7 @@ mission_cancel_request(uint32_t id, uint32_t mission)
 	if (!m->m_cancel) {
 		m->m_cancel = 1;
 		m->m_cancel_to = M_CANCELLED;
-		m->m_dirty = 0;
-		journal_write(m);
+		mission_journal_now(m);
 	}
 	mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
 	    (json_int_t)m->m_id));

@@ -737,12 +737,13 @@ client_worker_mission_event(const char *data, size_t len)
 			break;
 	if (i < json_array_size(wenv->w_missions))
 		json_array_set(wenv->w_missions, i, m);
-	else
+	else {
 		json_array_append(wenv->w_missions, m);
-	/* Bounded: the oldest ended ones go first. */
-	json_array_foreach(wenv->w_missions, i, o)
-		if (json_object_get(o, "ended") != NULL)
-			ended++;
+		/* Only a new one can grow the list: the oldest ended go. */
+		json_array_foreach(wenv->w_missions, i, o)
+			if (json_object_get(o, "ended") != NULL)
+				ended++;
+	}
 	for (i = 0; ended > MISSIONS_KEPT && i < json_array_size(
 	    wenv->w_missions); ) {
 		o = json_array_get(wenv->w_missions, i);
