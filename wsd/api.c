@@ -46,8 +46,8 @@ hexval(int ch)
  * is "api", "pins", "x".  Each segment is decoded on its own, so "%2F" is
  * part of a name (and no name has one), never a separator.  A segment
  * longer than SEG_MAX - 1 is cut: it cannot match a name then either.
- * The number of segments (at most SEGS_MAX + 1 to say "too many"), or -1
- * for a bad percent-encoding or a NUL.
+ * The number of segments (SEGS_MAX + 1 says "more"), or -1 for a bad
+ * percent-encoding or a NUL anywhere in the path.
  */
 static int
 api_segments(const char *target, char seg[SEGS_MAX][SEG_MAX])
@@ -62,10 +62,10 @@ api_segments(const char *target, char seg[SEGS_MAX][SEG_MAX])
 	for (; *s != '\0' && *s != '?' && *s != '#'; s++) {
 		ch = (unsigned char)*s;
 		if (ch == '/') {
-			if (++nseg == SEGS_MAX)
-				return SEGS_MAX + 1;
+			/* Past SEGS_MAX, only the escapes are still checked. */
+			if (++nseg < SEGS_MAX)
+				seg[nseg][0] = '\0';
 			n = 0;
-			seg[nseg][0] = '\0';
 			continue;
 		}
 		if (ch == '%') {
@@ -77,12 +77,12 @@ api_segments(const char *target, char seg[SEGS_MAX][SEG_MAX])
 			if (ch == '\0')
 				return -1;
 		}
-		if (n + 1 < SEG_MAX) {
+		if (nseg < SEGS_MAX && n + 1 < SEG_MAX) {
 			seg[nseg][n++] = (char)ch;
 			seg[nseg][n] = '\0';
 		}
 	}
-	return nseg + 1;
+	return nseg < SEGS_MAX ? nseg + 1 : SEGS_MAX + 1;
 }
 
 /* A name as the config allows it: [A-Za-z0-9_.-], 1 to GPIOWS_NAME_MAX. */

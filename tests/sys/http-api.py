@@ -202,6 +202,7 @@ async def main(g):
             ("/api/pins/led%2Fx", 404, "unknown_pin"),
             ("/api/pins/led%00", 400, "bad_request"),
             ("/api/pins/%zz", 400, "bad_request"),
+            ("/api/pins/led/a/b/c/%zz", 400, "bad_request"),
             ("/api/pins/%ff%fe", 404, "unknown_pin"),
             ("/api/pins/" + "x" * 4000, 404, "unknown_pin"),
             ("/api/pins/" + "l" * 31 + "x", 404, "unknown_pin"),
