@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import socket
 import struct
 
@@ -75,6 +76,20 @@ def raw_close_code(port, path, data):
         pass
     s.close()
     return None
+
+
+def raw_http(port, text):
+    """One request on a fresh connection; the answer until the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(text.encode())
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    return buf
 
 
 def pin_ev(name, value=None):
@@ -204,6 +219,38 @@ async def main(g):
 
 with Gpiows() as g:
     asyncio.run(main(g))
+
+# A reload that removes a route's pin: its messages get unknown_pin, the
+# other routes and the API follow the new table.
+with Gpiows() as g:
+    async def reload():
+        base = "ws://127.0.0.1:%d" % g.port
+        a = await Client.connect(g)
+        relay = await websockets.connect(base + "/pin/relay/off", open_timeout=5)
+        led = await websockets.connect(base + "/pin/led/toggle", open_timeout=5)
+        t.eq((await act(relay))["value"], 0, "before the reload: /pin/relay/off works")
+        with open(g.conf) as f:
+            conf = f.read()
+        with open(g.conf, "w") as f:
+            f.write("".join(l for l in conf.splitlines(True) if not l.startswith("pin relay")))
+        g.proc.send_signal(signal.SIGHUP)
+        h = await a.wait_for(lambda m: m.get("type") == "hello", 5)
+        t.eq([x["name"] for x in h["pins"]], ["led", "button", "quiet"], "reloaded without relay")
+        m = await act(relay)
+        t.ok(m.get("pin") == "relay" and m["error"]["code"] == "unknown_pin",
+             "a route whose pin the reload removed: unknown_pin, connection open", m)
+        m = await act(led)
+        t.eq((m.get("pin"), m.get("value")), ("led", 1), "a route on a pin the reload kept still works")
+        st = await asyncio.get_running_loop().run_in_executor(None, handshake, g.port, "/pin/relay/on")
+        t.eq(st, 404, "a new route on the removed pin: 404")
+        api = await asyncio.get_running_loop().run_in_executor(None, lambda: raw_http(
+            g.port, "GET /api/pins/relay HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        t.ok(api.startswith(b"HTTP/1.1 404") and b'"unknown_pin"' in api,
+             "GET /api/pins/relay after the reload: 404 unknown_pin", api)
+        await relay.close()
+        await led.close()
+        await a.close()
+    asyncio.run(reload())
 
 # max clients counts route clients; shutdown closes them with 1001.
 with Gpiows(extra="max clients 2\n") as g:
