@@ -1049,7 +1049,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (c->c_state == CONN_CLOSING)
 		conn_free(c);
-	else if (c->c_state == CONN_HTTP && c->c_deadline == 0) {
+	else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
+	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 		bufferevent_set_timeouts(c->c_bev, NULL, NULL);
