@@ -209,6 +209,24 @@ async def main(g):
     await asyncio.sleep(0.5)
     m = await act(tog)
     t.ok("value" in m, "routes that left before their answers: the others still served", m)
+    await ws.quiet(0.3)
+    # For certain: the helper stopped until the route has gone.
+    gone = g.logtext().count("its client has gone")
+    r = await websockets.connect(base + "/pin/led/toggle", open_timeout=5)
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            await r.send("t")
+        await asyncio.sleep(0.3)
+        r.transport.abort()
+        await asyncio.sleep(0.3)
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    for _ in range(3):
+        await ws.wait_for(pin_ev("led"), 3)
+    await asyncio.sleep(0.2)
+    t.eq(g.logtext().count("its client has gone") - gone, 3,
+         "a route gone before the helper answered: its 3 toggles made, the answers dropped")
     for x in (on, off, tog):
         await x.close()
     r = await ws.request({"op": "get", "pin": "led"})
