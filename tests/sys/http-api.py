@@ -338,6 +338,30 @@ async def main(g):
     t.eq(g.logtext().count("its client has gone") - gone, 5,
          "and their 5 answers were dropped, their connections gone")
 
+    # Pipelining behind a PUT that waits: more than 9216 bytes is dropped.
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        s = socket.create_connection(("127.0.0.1", p), timeout=5)
+        s.sendall(b"PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n"
+                  b"{\"value\":%d}" % (1 - evs[-1]) +
+                  b"GET /api/pins/led HTTP/1.1\r\nHost: x\r\n\r\n" * 300)
+        got = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                got += d
+        except (socket.timeout, ConnectionResetError) as e:
+            got += b"<%s>" % type(e).__name__.encode()
+        s.close()
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    t.ok(got in (b"", b"<ConnectionResetError>"),
+         "12 KB pipelined behind a PUT waiting for the helper: dropped without an answer", got[:200])
+    ev = await ws.wait_for(pin_ev("led"), 3)
+    t.eq(ev["value"], 1 - evs[-1], "the PUT itself was carried out")
+
     # --- still serving, same wsd
     st, hd, body, js = await req("GET", "/api/pins")
     t.eq(st, 200, "wsd still serves the API afterwards")
