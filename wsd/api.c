@@ -184,7 +184,7 @@ api_error(struct conn *c, int status, const char *extra, const char *code,
 	    code, "message", text));
 }
 
-/* The status a refused pin request answers with (see wsd(8)). */
+/* The status of a refused pin request (gpiows-protocol(7), HTTP API). */
 static int
 api_status(int error)
 {
