@@ -60,6 +60,22 @@ def raw(port, data, timeout=5):
     return buf
 
 
+def framed(hd, raw):
+    """A JSON answer: its Content-Type, and a Content-Length that is its length."""
+    return hd.get("content-type") == "application/json" and \
+        int(hd.get("content-length", -1)) == len(raw)
+
+
+def raw_headers(resp):
+    """(headers dict, body) of a raw answer."""
+    head, _, body = resp.partition(b"\r\n\r\n")
+    hd = {}
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        k, _, v = line.partition(":")
+        hd[k.strip().lower()] = v.strip()
+    return hd, body.split(b"<timeout>")[0]
+
+
 def status_of(resp):
     return int(resp.split()[1]) if resp.startswith(b"HTTP/1.1 ") else resp[:40]
 
@@ -79,8 +95,17 @@ async def main(g):
     wsd_pid = g.children()["wsd"]
     run = asyncio.get_running_loop().run_in_executor
 
+    unframed = []       # answers without the JSON Content-Type or the right length
+    nreq = 0
+
     async def req(*a, **k):
-        return await run(None, lambda: request(p, *a, **k))
+        nonlocal nreq
+        st, hd, body, js = await run(None, lambda: request(p, *a, **k))
+        nreq += 1
+        if not (framed(hd, body) or (a[0] == "HEAD" and body == b"" and
+                                     hd.get("content-type") == "application/json")):
+            unframed.append((a[:2], st, hd))
+        return st, hd, body, js
 
     # --- reading
     st, hd, body, js = await req("GET", "/api/pins")
@@ -138,7 +163,7 @@ async def main(g):
             ('{"value":0,"value":1}', "bad_json", "duplicate"),
             ('', "bad_json", "json")]:
         st, hd, body, js = await req("PUT", "/api/pins/led", text)
-        t.ok(st == 400 and hd.get("connection") == "keep-alive" and
+        t.ok(st == 400 and hd.get("connection") == "keep-alive" and framed(hd, body) and
              js["error"]["code"] == code and word in js["error"]["message"].lower(),
              "PUT %-24s -> 400 %s (names %s)" % (text, code, word), (st, hd, js))
 
@@ -173,7 +198,8 @@ async def main(g):
                            ("PUT", "/api/pins", "GET, HEAD"),
                            ("POST", "/api/pins", "GET, HEAD")]:
         st, hd, body, js = await req(m, path, "{}" if m in ("POST", "PUT") else None)
-        t.ok(st == 405 and hd.get("allow") == allow and js["error"]["code"] == "method_not_allowed",
+        t.ok(st == 405 and hd.get("allow") == allow and framed(hd, body) and
+             js["error"]["code"] == "method_not_allowed",
              "%s %s: 405, Allow: %s" % (m, path, allow), (st, hd, js))
 
     # --- Origin (cross-site): PUT refused from another origin
@@ -220,6 +246,7 @@ async def main(g):
         except ValueError:
             js = None
         t.ok(st == want and js is not None and js["error"]["code"] == code and
+             framed(*raw_headers(resp)) and
              len(js["error"]["message"]) < 200,
              "GET %s: %d %s" % (path if len(path) < 40 else path[:36] + "...", want, code),
              (st, js))
@@ -248,7 +275,7 @@ async def main(g):
         resp = await run(None, raw, p, data)
         head = resp.partition(b"\r\n\r\n")[0].lower()
         t.ok(status_of(resp) == want and b"connection: close" in head and
-             b"content-type: application/json" in head and "error" in body_of(resp),
+             framed(*raw_headers(resp)) and "error" in body_of(resp),
              "%s: %d with a JSON error, connection closed" % (name, want), resp[:300])
     st, hd, body, js = await req("GET", "/api/pins/led")
     t.eq(js["value"], 0, "none of the refused PUTs changed led")
@@ -361,6 +388,9 @@ async def main(g):
          "12 KB pipelined behind a PUT waiting for the helper: dropped without an answer", got[:200])
     ev = await ws.wait_for(pin_ev("led"), 3)
     t.eq(ev["value"], 1 - evs[-1], "the PUT itself was carried out")
+
+    t.ok(not unframed, "all %d answers above: Content-Type application/json, "
+         "Content-Length the body's length" % nreq, unframed)
 
     # --- still serving, same wsd
     st, hd, body, js = await req("GET", "/api/pins")
