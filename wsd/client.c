@@ -52,7 +52,11 @@ struct conn_hold {
 static TAILQ_HEAD(, conn_hold) holds = TAILQ_HEAD_INITIALIZER(holds);
 static struct event		*ev_hold;
 
-/* A request waiting for the helper's or the worker's answer. */
+/*
+ * A request waiting for the helper's or the worker's answer.  Whoever asked
+ * (a /ws client, an HTTP API request, a route WebSocket) may go before the
+ * answer comes: p_conn is cleared then (pin_forget), and the answer dropped.
+ */
 struct pending {
 	TAILQ_ENTRY(pending)	 p_entry;
 	uint32_t		 p_reqid;
@@ -60,6 +64,8 @@ struct pending {
 	struct conn		*p_conn;	/* NULL once the client has gone */
 	json_t			*p_id;		/* the client's id, or NULL */
 	char			 p_pin[GPIOWS_NAME_SIZE]; /* survives a reload */
+	uint16_t		 p_type;	/* REQ_PIN: IPC_PIN_GET, ... */
+	pin_done_fn		 p_done;	/* REQ_PIN: told the outcome */
 };
 TAILQ_HEAD(pendinglist, pending);
 
@@ -235,25 +241,7 @@ mission_name(uint32_t id)
 	return NULL;
 }
 
-static void
-client_reply_busy(struct conn *c, json_t *id, const char *pin,
-    uint32_t mission)
-{
-	json_t		*msg, *err;
-	const char	*name = mission_name(mission);
-	char		 text[256];
-
-	snprintf(text, sizeof(text), "pin \"%s\" is held by mission %u%s%.64s%s: "
-	    "cancel it first", pin, mission, name ? " (\"" : "",
-	    name ? name : "", name ? "\")" : "");
-	err = json_pack("{s:s, s:s, s:I}", "code", "busy", "message", text,
-	    "mission", (json_int_t)mission);
-	msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0, "error",
-	    err);
-	client_send_reply(c, msg, id);
-}
-
-static json_t *
+json_t *
 client_pin_json(const struct ipc_pin_info *pi)
 {
 	json_t	*o;
@@ -382,15 +370,26 @@ client_join(struct conn *c)
 void
 client_leave(struct conn *c)
 {
-	struct pending	*p;
-
+	if (c->c_route != NULL) {
+		api_route_leave(c);
+		return;
+	}
 	hold_release(c, 0);
 	TAILQ_REMOVE(&wenv->w_clients, c, c_entry);
 	wenv->w_nclients--;
+	pin_forget(c);
+	client_users_changed();
+}
+
+/* c is going: the answers to its requests have nobody to go to. */
+void
+pin_forget(struct conn *c)
+{
+	struct pending	*p;
+
 	TAILQ_FOREACH(p, &pendings, p_entry)
 		if (p->p_conn == c)
 			p->p_conn = NULL;
-	client_users_changed();
 }
 
 static struct pending *
@@ -441,14 +440,133 @@ json_pin_value(json_t *v)
 }
 
 static void
+pin_fail(struct pin_result *r, int error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+pin_fail(struct pin_result *r, int error, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	r->pr_error = error;
+	va_start(ap, fmt);
+	vsnprintf(r->pr_message, sizeof(r->pr_message), fmt, ap);
+	va_end(ap);
+}
+
+/* What wsd can refuse by itself, before asking the helper. */
+static int
+pin_check(const struct wsd_pin *wp, uint16_t type, struct pin_result *r)
+{
+	int	 out = (wp->wp_info.flags & IPC_PIN_OUTPUT) != 0;
+
+	if ((type == IPC_PIN_SET || type == IPC_PIN_TOGGLE) && !out) {
+		pin_fail(r, IPC_E_NOT_OUTPUT,
+		    "pin \"%s\" is an input: it cannot be %s", wp->wp_info.name,
+		    type == IPC_PIN_SET ? "set" : "toggled");
+		return -1;
+	}
+	if (type == IPC_SIM_PULL) {
+		if (!(wp->wp_info.flags & IPC_PIN_SIMULATED)) {
+			pin_fail(r, IPC_E_NOT_SIMULATED,
+			    "pin \"%s\" is on real chip \"%s\": sim.pull works "
+			    "only on simulated chips", wp->wp_info.name,
+			    wp->wp_info.chip);
+			return -1;
+		}
+		if (out) {
+			pin_fail(r, IPC_E_NOT_INPUT,
+			    "pin \"%s\" is an output: only inputs can be pulled",
+			    wp->wp_info.name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The one way anybody reads, sets or toggles a pin: checked here, answered
+ * by the helper, the outcome handed to done(c, id, result) when it comes.
+ * -1: refused at once, the reason in *r (done is not called).
+ */
+int
+pin_request(struct conn *c, json_t *id, const struct wsd_pin *wp,
+    uint16_t type, int value, pin_done_fn done, struct pin_result *r)
+{
+	struct pending	*p;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->pr_pin, sizeof(r->pr_pin), "%s", wp->wp_info.name);
+	r->pr_type = type;
+	if (pin_check(wp, type, r) == -1)
+		return -1;
+	if ((p = pending_new(c, id, REQ_PIN, wp->wp_info.name)) == NULL) {
+		pin_fail(r, PIN_E_NOMEM, "out of memory");
+		return -1;
+	}
+	p->p_type = type;
+	p->p_done = done;
+	if (wsd_helper_request(type, p->p_reqid, wp->wp_info.index,
+	    value) == -1) {
+		pending_free(p);
+		pin_fail(r, PIN_E_UNAVAILABLE,
+		    "the helper cannot take requests now");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+pin_errcode(int error)
+{
+	if (error == PIN_E_UNAVAILABLE)
+		return "unavailable";
+	return ipc_errcode(error);	/* PIN_E_NOMEM: "internal" */
+}
+
+/* {"code":...,"message":...} and, for busy, the holding mission. */
+json_t *
+pin_error_json(const struct pin_result *r)
+{
+	json_t	*err;
+
+	err = json_pack("{s:s, s:s}", "code", pin_errcode(r->pr_error),
+	    "message", r->pr_message);
+	if (err != NULL && r->pr_error == IPC_E_BUSY)
+		json_object_set_new(err, "mission",
+		    json_integer((json_int_t)r->pr_mission));
+	return err;
+}
+
+/* A /ws client's reply to get, set, toggle or sim.pull. */
+static void
+client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
+{
+	json_t	*msg;
+
+	if (r->pr_error != IPC_OK) {
+		msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0,
+		    "error", pin_error_json(r));
+		client_send_reply(c, msg, id);
+		return;
+	}
+	msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply", "ok", 1,
+	    "pin", r->pr_pin, "value", r->pr_value);
+	/* The event the request caused, when it caused one. */
+	if (msg != NULL && r->pr_seq != 0)
+		json_object_set_new(msg, "seq", json_integer((json_int_t)r->pr_seq));
+	client_send_reply(c, msg, id);
+}
+
+static void
 client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 {
-	json_t		*jpin = json_object_get(req, "pin");
-	json_t		*jval = json_object_get(req, "value");
-	struct wsd_pin	*wp;
-	struct pending	*p;
-	uint16_t	 type;
-	int		 value = 0, out;
+	json_t			*jpin = json_object_get(req, "pin");
+	json_t			*jval = json_object_get(req, "value");
+	struct wsd_pin		*wp;
+	struct pin_result	 r;
+	uint16_t		 type;
+	int			 value = 0;
 
 	if (!json_is_string(jpin)) {
 		client_reply_error(c, id, "bad_request",
@@ -460,7 +578,6 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 		    json_string_value(jpin));
 		return;
 	}
-	out = (wp->wp_info.flags & IPC_PIN_OUTPUT) != 0;
 	if (strcmp(op, "get") == 0)
 		type = IPC_PIN_GET;
 	else if (strcmp(op, "toggle") == 0)
@@ -470,26 +587,10 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 	else
 		type = IPC_SIM_PULL;
 
-	if ((type == IPC_PIN_SET || type == IPC_PIN_TOGGLE) && !out) {
-		client_reply_error(c, id, "not_output",
-		    "pin \"%s\" is an input: it cannot be %s", wp->wp_info.name,
-		    type == IPC_PIN_SET ? "set" : "toggled");
+	memset(&r, 0, sizeof(r));
+	if (pin_check(wp, type, &r) == -1) {
+		client_pin_done(c, id, &r);
 		return;
-	}
-	if (type == IPC_SIM_PULL) {
-		if (!(wp->wp_info.flags & IPC_PIN_SIMULATED)) {
-			client_reply_error(c, id, "not_simulated",
-			    "pin \"%s\" is on real chip \"%s\": sim.pull works "
-			    "only on simulated chips", wp->wp_info.name,
-			    wp->wp_info.chip);
-			return;
-		}
-		if (out) {
-			client_reply_error(c, id, "not_input",
-			    "pin \"%s\" is an output: only inputs can be pulled",
-			    wp->wp_info.name);
-			return;
-		}
 	}
 	if (type == IPC_PIN_SET || type == IPC_SIM_PULL) {
 		if (jval == NULL) {
@@ -503,16 +604,8 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 			return;
 		}
 	}
-	if ((p = pending_new(c, id, REQ_PIN, wp->wp_info.name)) == NULL) {
-		client_reply_error(c, id, "internal", "out of memory");
-		return;
-	}
-	if (wsd_helper_request(type, p->p_reqid, wp->wp_info.index,
-	    value) == -1) {
-		pending_free(p);
-		client_reply_error(c, id, "unavailable",
-		    "the helper cannot take requests now");
-	}
+	if (pin_request(c, id, wp, type, value, client_pin_done, &r) == -1)
+		client_pin_done(c, id, &r);
 }
 
 /* A request the worker answers: kind says how its answer is read. */
@@ -848,34 +941,38 @@ client_pin_event(const struct ipc_pin_event *ev)
 void
 client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 {
-	struct pending	*p;
-	json_t		*msg;
+	struct pending		*p;
+	struct pin_result	 r;
+	const char		*name;
 
 	if ((p = pending_find(id, REQ_PIN)) == NULL) {
 		log_warnx("helper answered unknown request %u", id);
 		return;
 	}
-	if (p->p_conn != NULL) {
-		if (rep->error == IPC_E_BUSY)
-			client_reply_busy(p->p_conn, p->p_id, p->p_pin,
-			    rep->mission);
-		else if (rep->error != IPC_OK)
-			client_reply_error(p->p_conn, p->p_id,
-			    ipc_errcode(rep->error), "pin \"%s\": %s",
-			    p->p_pin, rep->error == IPC_E_STALE ?
-			    "the configuration was reloaded; try again" :
-			    ipc_errcode(rep->error));
-		else {
-			msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply",
-			    "ok", 1, "pin", p->p_pin,
-			    "value", rep->value);
-			/* The event the request caused, when it caused one. */
-			if (msg != NULL && rep->seq != 0)
-				json_object_set_new(msg, "seq",
-				    json_integer((json_int_t)rep->seq));
-			client_send_reply(p->p_conn, msg, p->p_id);
-		}
+	if (p->p_conn == NULL) {
+		log_debug("answer to request %u: its client has gone", id);
+		pending_free(p);
+		return;
 	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.pr_pin, sizeof(r.pr_pin), "%s", p->p_pin);
+	r.pr_type = p->p_type;
+	r.pr_error = rep->error;
+	r.pr_value = rep->value;
+	r.pr_seq = rep->seq;
+	r.pr_mission = rep->mission;
+	if (rep->error == IPC_E_BUSY) {
+		name = mission_name(rep->mission);
+		pin_fail(&r, IPC_E_BUSY, "pin \"%s\" is held by mission %u%s"
+		    "%.64s%s: cancel it first", p->p_pin, rep->mission,
+		    name ? " (\"" : "", name ? name : "", name ? "\")" : "");
+	} else if (rep->error != IPC_OK)
+		pin_fail(&r, rep->error, "pin \"%s\": %s", p->p_pin,
+		    rep->error == IPC_E_STALE ?
+		    "the configuration was reloaded; try again" :
+		    ipc_errcode(rep->error));
+	/* done may send and queue more: p stays valid until freed here. */
+	p->p_done(p->p_conn, p->p_id, &r);
 	pending_free(p);
 }
 

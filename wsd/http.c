@@ -46,6 +46,10 @@ struct http_req {
 	const char	*if_modified_since;
 	const char	*host;
 	const char	*origin;
+	const char	*content_length;
+	int		 ncontent_length;
+	const char	*transfer_encoding;
+	const char	*content_type;
 	int		 has_body;
 };
 
@@ -178,7 +182,7 @@ http_free_listeners(void)
 
 /* ---------------------------------------------------------------- output */
 
-static void
+void
 http_response(struct conn *c, int status, const char *reason,
     const char *extra, const char *type, const char *body, int head_only)
 {
@@ -337,6 +341,8 @@ conn_close(struct conn *c, int code, const char *reason)
 static void
 conn_free(struct conn *c)
 {
+	if (c->c_waiting)
+		pin_forget(c);
 	if (c->c_state == CONN_WS)
 		client_leave(c);
 	ws_parser_free(&c->c_ws);
@@ -361,6 +367,8 @@ conn_drop(struct conn *c)
 {
 	if (c->c_dead)
 		return;
+	if (c->c_waiting)
+		pin_forget(c);
 	if (c->c_state == CONN_WS)
 		client_leave(c);
 	c->c_dead = 1;
@@ -378,7 +386,10 @@ ws_on_message(void *arg, int opcode, const unsigned char *data, size_t len)
 {
 	struct conn	*c = arg;
 
-	client_message(c, opcode, data, len);
+	if (c->c_route != NULL)
+		api_route_message(c, opcode, data, len);
+	else
+		client_message(c, opcode, data, len);
 	/* The client may have been dropped for not reading. */
 	return c->c_state != CONN_WS;
 }
@@ -538,7 +549,14 @@ http_parse(char *head, struct http_req *r)
 			r->host = value;
 		else if (strcasecmp(name, "Origin") == 0)
 			r->origin = value;
-		else if ((strcasecmp(name, "Content-Length") == 0 &&
+		else if (strcasecmp(name, "Content-Type") == 0)
+			r->content_type = value;
+		if (strcasecmp(name, "Content-Length") == 0) {
+			r->content_length = value;
+			r->ncontent_length++;
+		} else if (strcasecmp(name, "Transfer-Encoding") == 0)
+			r->transfer_encoding = value;
+		if ((strcasecmp(name, "Content-Length") == 0 &&
 		    strcmp(value, "0") != 0) ||
 		    strcasecmp(name, "Transfer-Encoding") == 0)
 			r->has_body = 1;
@@ -777,6 +795,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
 	char		 accept[29];
 	char		 path[64];
+	int		 route;
 
 	if (strcmp(r->method, "GET") != 0 || r->minor < 1) {
 		http_error(c, 400, "Bad Request", NULL);
@@ -793,8 +812,9 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 400, "Bad Request", NULL);
 		return;
 	}
-	if (http_path(r->target, path, sizeof(path)) == -1 ||
-	    strcmp(path, "ws") != 0) {
+	if (!(route = api_route_find(r->target)) &&
+	    (http_path(r->target, path, sizeof(path)) == -1 ||
+	    strcmp(path, "ws") != 0)) {
 		http_error(c, 404, "Not Found", NULL);
 		return;
 	}
@@ -803,7 +823,8 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 403, "Forbidden", NULL);
 		return;
 	}
-	if (wenv->w_nclients >= wenv->w_max_clients) {
+	if (wenv->w_nclients + wenv->w_nroutes >= wenv->w_max_clients ||
+	    (route && api_route_join(c, r->target) == -1)) {
 		http_error(c, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
@@ -814,7 +835,8 @@ http_upgrade(struct conn *c, struct http_req *r)
 	c->c_state = CONN_WS;
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
-	client_join(c);
+	if (!route)
+		client_join(c);
 }
 
 /*
@@ -836,6 +858,86 @@ http_responding(struct conn *c)
 	bufferevent_set_timeouts(c->c_bev, NULL, &tv);
 }
 
+/* A response has been queued: close after it, or await the next head. */
+static void
+http_done(struct conn *c)
+{
+	struct timeval	 tv = { WSD_WRITE_TIMEOUT, 0 };
+
+	if (!c->c_keepalive && c->c_state == CONN_HTTP) {
+		c->c_state = CONN_CLOSING;
+		bufferevent_disable(c->c_bev, EV_READ);
+		bufferevent_set_timeouts(c->c_bev, NULL, &tv);
+	}
+	if (c->c_state == CONN_HTTP)
+		http_responding(c);
+}
+
+/*
+ * An API request waiting for the helper reads no further request, though
+ * reading goes on: a client that goes away is noticed and freed, and the
+ * answer then has nobody to go to (pin_forget).
+ */
+static void
+http_waiting(struct conn *c)
+{
+	struct timeval	 tv = { WSD_WRITE_TIMEOUT, 0 };
+
+	c->c_deadline = 0;
+	bufferevent_set_timeouts(c->c_bev, &tv, &tv);
+}
+
+void
+http_resume(struct conn *c)
+{
+	c->c_waiting = 0;
+	if (c->c_dead || c->c_state != CONN_HTTP)
+		return;
+	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
+	http_done(c);
+	/* Pipelined requests that came meanwhile. */
+	if (c->c_state == CONN_HTTP &&
+	    evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
+		conn_read_cb(c->c_bev, c);
+}
+
+/* The API's request: its body, read in full, and the answer. */
+static int
+http_api(struct conn *c, struct http_req *r, size_t hlen)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->c_bev);
+	struct api_req	 ar;
+	char		*body;
+	size_t		 blen;
+
+	if (api_framing(c, r->method, r->content_length,
+	    r->ncontent_length, r->transfer_encoding, &blen) == -1)
+		return 0;
+	/* The body has the head's deadline (slowloris). */
+	if (evbuffer_get_length(in) < hlen + blen) {
+		conn_head_deadline(c);
+		return -1;
+	}
+	evbuffer_drain(in, hlen);
+	if ((body = malloc(blen + 1)) == NULL) {
+		conn_drop(c);
+		return 0;
+	}
+	evbuffer_remove(in, body, blen);
+	body[blen] = '\0';
+	memset(&ar, 0, sizeof(ar));
+	ar.ar_method = r->method;
+	ar.ar_target = r->target;
+	ar.ar_ctype = r->content_type;
+	ar.ar_origin = r->origin;
+	ar.ar_origin_ok = origin_allowed(r);
+	ar.ar_body = body;
+	ar.ar_len = blen;
+	api_request(c, &ar);
+	free(body);
+	return 0;
+}
+
 /* One request head out of the input; 1 when another may follow. */
 static int
 http_request(struct conn *c)
@@ -845,6 +947,7 @@ http_request(struct conn *c)
 	struct http_req		 r;
 	char			*head;
 	size_t			 len;
+	int			 ws;
 
 	c->c_head = 0;
 	pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
@@ -865,7 +968,8 @@ http_request(struct conn *c)
 		conn_drop(c);
 		return 0;
 	}
-	evbuffer_remove(in, head, len);
+	/* Left in the input until an API request's body is in too. */
+	evbuffer_copyout(in, head, len);
 	head[len] = '\0';
 	if (http_parse(head, &r) == -1) {
 		free(head);
@@ -880,7 +984,22 @@ http_request(struct conn *c)
 		else if (header_has_token(r.connection, "keep-alive"))
 			c->c_keepalive = 1;
 	}
-	if (r.upgrade != NULL && header_has_token(r.upgrade, "websocket"))
+	ws = r.upgrade != NULL && header_has_token(r.upgrade, "websocket");
+	if (!ws && api_target(r.target)) {
+		if (http_api(c, &r, len) == -1) {
+			free(head);
+			return 0;	/* the body is not all in yet */
+		}
+		free(head);
+		if (c->c_waiting) {
+			http_waiting(c);
+			return 0;
+		}
+		http_done(c);
+		return c->c_state == CONN_HTTP;
+	}
+	evbuffer_drain(in, len);
+	if (ws)
 		http_upgrade(c, &r);
 	else if (strcmp(r.method, "GET") != 0 && strcmp(r.method, "HEAD") != 0)
 		http_error(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
@@ -890,19 +1009,10 @@ http_request(struct conn *c)
 	    strncmp(r.target, "/ws?", 4) == 0)
 		http_error(c, 426, "Upgrade Required",
 		    "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
-	else {
+	else
 		http_file(c, &r);
-		if (!c->c_keepalive && c->c_state == CONN_HTTP) {
-			struct timeval tv = { WSD_WRITE_TIMEOUT, 0 };
-
-			c->c_state = CONN_CLOSING;
-			bufferevent_disable(c->c_bev, EV_READ);
-			bufferevent_set_timeouts(c->c_bev, NULL, &tv);
-		}
-	}
 	free(head);
-	if (c->c_state == CONN_HTTP)
-		http_responding(c);
+	http_done(c);
 	return c->c_state == CONN_HTTP;
 }
 
@@ -913,9 +1023,16 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	if (c->c_dead)
 		return;
-	while (c->c_state == CONN_HTTP) {
+	while (c->c_state == CONN_HTTP && !c->c_waiting) {
 		if (!http_request(c))
 			break;
+	}
+	/* Pipelining while the helper answers: only so much is kept. */
+	if (c->c_waiting && evbuffer_get_length(bufferevent_get_input(bev)) >
+	    WSD_MAX_HEAD + WSD_MAX_BODY) {
+		log_debug("client pipelining too much: dropped");
+		conn_drop(c);
+		return;
 	}
 	if (c->c_state == CONN_WS)
 		ws_read(c);
@@ -932,7 +1049,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (c->c_state == CONN_CLOSING)
 		conn_free(c);
-	else if (c->c_state == CONN_HTTP && c->c_deadline == 0) {
+	else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
+	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 		bufferevent_set_timeouts(c->c_bev, NULL, NULL);

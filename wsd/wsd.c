@@ -294,6 +294,7 @@ wsd_shutdown(void)
 	http_free_listeners();
 	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
 		conn_close(c, WS_CLOSE_GOING_AWAY, "gpiows is stopping");
+	api_route_close_all(WS_CLOSE_GOING_AWAY, "gpiows is stopping");
 	wenv->w_stopping = 1;
 	if (wenv->w_nconns == 0)
 		event_base_loopbreak(wenv->w_base);

@@ -23,9 +23,11 @@
 #define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
+#define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
 struct bufferevent;
 struct event_base;
+struct api_route;
 
 enum conn_state {
 	CONN_HTTP,
@@ -43,6 +45,8 @@ struct conn {
 	int			 c_dead;	/* dropped, freed from the loop */
 	struct conn_hold	*c_hold;	/* live pin events held back */
 	struct ws_parser	 c_ws;
+	int			 c_waiting;	/* an API answer is on its way */
+	struct api_route	*c_route;	/* a /pin/NAME/ACTION WebSocket */
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -71,11 +75,47 @@ struct wsd_env {
 	json_t			*w_missions;	/* the worker's last list */
 	struct connlist		 w_clients;
 	unsigned int		 w_nclients;
+	unsigned int		 w_nroutes;	/* route WebSockets, not users */
 	unsigned int		 w_nconns;	/* every connection, HTTP too */
 	int			 w_stopping;	/* closing every client, then exit */
 };
 
 extern struct wsd_env *wenv;
+
+/*
+ * The outcome of a pin request (pin_request), refused at once by wsd or
+ * answered by the helper: pr_error is IPC_OK, an IPC_E_* or a PIN_E_*.
+ */
+enum {
+	PIN_E_UNAVAILABLE = IPC_E_MAX,	/* the helper link cannot take it */
+	PIN_E_NOMEM
+};
+struct pin_result {
+	char		 pr_pin[GPIOWS_NAME_SIZE];
+	uint16_t	 pr_type;	/* IPC_PIN_GET, _SET, _TOGGLE, IPC_SIM_PULL */
+	int		 pr_error;
+	int		 pr_value;	/* the pin's value after the request */
+	uint64_t	 pr_seq;	/* the event it caused; 0: none */
+	uint32_t	 pr_mission;	/* IPC_E_BUSY: the mission holding it */
+	char		 pr_message[256];	/* for people, when pr_error */
+};
+/* Told the outcome; c is never NULL (an answer for a gone client is dropped). */
+typedef void	(*pin_done_fn)(struct conn *c, json_t *id,
+		    const struct pin_result *);
+
+/*
+ * An HTTP API request as http.c hands it to api.c: the head parsed, the
+ * body (Content-Length bytes, NUL-terminated) read in full.
+ */
+struct api_req {
+	const char	*ar_method;
+	const char	*ar_target;
+	const char	*ar_ctype;	/* Content-Type, or NULL */
+	int		 ar_origin_ok;	/* no Origin, or an allowed one */
+	const char	*ar_origin;
+	const char	*ar_body;
+	size_t		 ar_len;
+};
 
 /* wsd.c */
 struct wsd_pin	*wsd_pin_find(const char *name);
@@ -96,6 +136,32 @@ void	conn_send_shared(struct conn *, struct shared_frame *);
 void	shared_frame_unref(struct shared_frame *);
 void	shared_frame_ref(struct shared_frame *);
 void	conn_close(struct conn *, int code, const char *reason);
+/* http_response: a whole response; Connection from c->c_keepalive. */
+void	http_response(struct conn *, int status, const char *reason,
+	    const char *extra, const char *type, const char *body, int head_only);
+/* http_resume: an API answer that waited for the helper has been written. */
+void	http_resume(struct conn *);
+
+/* api.c */
+/* api_target: the target is the HTTP API's (/api, /api/...). */
+int	api_target(const char *target);
+/* api_request: answer r now, or set c->c_waiting and later http_resume(). */
+void	api_request(struct conn *, const struct api_req *r);
+/*
+ * api_framing: an API request's body length from its head (0), or -1 when
+ * it has answered with an error and the connection must close.
+ */
+int	api_framing(struct conn *, const char *method, const char *cl, int ncl,
+	    const char *te, size_t *len);
+/* api_route_find: 1 for a route WebSocket's target, of a pin that exists. */
+int	api_route_find(const char *target);
+/* api_route_join: c, upgraded, performs its route's action per message. */
+int	api_route_join(struct conn *, const char *target);
+/* api_route_leave: from client_leave(), for a route WebSocket. */
+void	api_route_leave(struct conn *);
+void	api_route_close_all(int code, const char *reason);
+void	api_route_message(struct conn *, int opcode, const unsigned char *data,
+	    size_t len);
 
 /* client.c */
 void	client_init(void);
@@ -114,5 +180,11 @@ void	client_history_end(uint32_t id, const struct ipc_history_end *);
 void	client_holder(const struct ipc_pin_holder *);
 void	client_worker_lost(void);
 void	client_table_changed(void);
+json_t	*client_pin_json(const struct ipc_pin_info *);
+int	 pin_request(struct conn *, json_t *id, const struct wsd_pin *,
+	    uint16_t type, int value, pin_done_fn, struct pin_result *);
+json_t	*pin_error_json(const struct pin_result *);
+const char *pin_errcode(int error);
+void	 pin_forget(struct conn *);
 
 #endif
