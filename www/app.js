@@ -34,6 +34,8 @@
 		pending: new Map(),	/* request id -> what, resolve, timer */
 		events: [],		/* diagram events, sorted by seq */
 		base: new Map(),	/* pin -> value before events[0] */
+		knownFrom: new Map(),	/* pin -> server us since when the
+					 * diagram knows its level */
 		gaps: [],		/* {from, to} server us without data */
 		downSince: null,	/* server us when the link was lost */
 		skew: null,		/* local us - server us, smallest seen */
@@ -368,11 +370,11 @@
 		st.byName = new Map();
 		for (const p of pins) {
 			st.byName.set(p.name, p);
-			/* A pin the diagram has not seen starts at its value. */
-			if (!st.base.has(p.name) || !old.has(p.name) ||
-			    old.get(p.name).direction !== p.direction) {
-				if (!old.has(p.name))
-					st.base.set(p.name, p.value);
+			/* A pin the diagram has not seen starts at its value,
+			 * known only since its latest change. */
+			if (!old.has(p.name) || !st.base.has(p.name)) {
+				st.base.set(p.name, p.value);
+				st.knownFrom.set(p.name, p.ts);
 			}
 		}
 		renderPins();
@@ -1095,6 +1097,16 @@
 		const ta = $("json");
 		ta.focus();
 		ta.setSelectionRange(start, Math.max(start, end));
+		/* Monospace: bring the mark into view, also sideways on a
+		 * narrow screen where the line is longer than the box. */
+		const cs = getComputedStyle(ta);
+		const ctx = document.createElement("canvas").getContext("2d");
+		ctx.font = cs.font;
+		const cw = ctx.measureText("0").width;
+		const lh = parseFloat(cs.lineHeight) || 20;
+		ta.scrollLeft = Math.max(0, (col - 1) * cw - ta.clientWidth / 3);
+		ta.scrollTop = Math.max(0, (line - 1) * lh - ta.clientHeight / 3);
+		syncScroll();
 	}
 
 	/* Checks the syntax here; returns the tree or null. */
@@ -1231,14 +1243,17 @@
 		ctx.fillStyle = c.muted;
 		ctx.lineWidth = 1;
 		ctx.textAlign = "center";
+		const every = span < 420 ? 10 : 5;	/* labels that fit */
 		for (let s = 0; s <= 30; s += 5) {
 			const x = Math.round(x1 - span * s / 30) + 0.5;
 			ctx.beginPath();
 			ctx.moveTo(x, 0);
 			ctx.lineTo(x, lanesH);
 			ctx.stroke();
-			ctx.fillText(s === 0 ? "now" : "−" + s + " s",
-			    Math.min(Math.max(x, x0 + 14), x1 - 12), lanesH + dg.axis / 2 + 2);
+			if (s % every === 0)
+				ctx.fillText(s === 0 ? "now" : "−" + s + " s",
+				    Math.min(Math.max(x, x0 + 14), x1 - 14),
+				    lanesH + dg.axis / 2 + 2);
 		}
 
 		/* where there is no data: disconnected, or changes lost */
@@ -1257,10 +1272,13 @@
 		const idx = new Map();
 		st.pins.forEach((p, k) => idx.set(p.name, k));
 		const lvl = st.pins.map((p) => st.base.has(p.name) ? st.base.get(p.name) : p.value);
-		const xs = st.pins.map(() => x0);
+		/* Before the page knew a pin's level, its lane stays empty. */
+		const from = st.pins.map((p) =>
+		    Math.min(x1, Math.max(x0, xOf(st.knownFrom.get(p.name) || 0))));
+		const xs = from.slice();
 		const paths = st.pins.map((p, k) => {
 			const path = new Path2D();
-			path.moveTo(x0, yOf(k, lvl[k]));
+			path.moveTo(from[k], yOf(k, lvl[k]));
 			return path;
 		});
 		const fills = st.pins.map(() => new Path2D());
@@ -1286,7 +1304,7 @@
 			if (e.ts < now - WINDOW_US) {
 				lvl[k] = e.value;
 				paths[k] = new Path2D();
-				paths[k].moveTo(x0, yOf(k, lvl[k]));
+				paths[k].moveTo(from[k], yOf(k, lvl[k]));
 				continue;
 			}
 			step(k, xOf(e.ts), e.value);
@@ -1328,7 +1346,7 @@
 					ctx.fillText("no data", (a + b) / 2, lanesH / 2);
 			}
 		}
-		if (st.frames % 30 === 0)
+		if (st.frames % 30 === 1 && st.lastSeq !== null)
 			$("seq-info").textContent = "last change #" + st.lastSeq +
 			    " · " + st.events.length + " changes kept · reconnects " + st.reconnects;
 	}

@@ -112,6 +112,7 @@ def card_value(pin, v):
 
 def shot(page, name):
     path = os.path.join(SHOTS, name + ".png")
+    b.eval(page, "window.scrollTo(0, 0)")
     b.call("screenshot", page=page, path=path)
     return path
 
@@ -318,6 +319,9 @@ with Gpiows() as g:
             b.wait(name, CONNECTED)
             wide = b.eval(name, "document.documentElement.scrollWidth")
             t.ok(wide <= w, "%s: nothing wider than the %d px screen (%d)" % (name, w, wide))
+            cut = b.eval(name, '[...document.querySelectorAll(".card, .panel, .missions, .mission, .m-head, .m-bar")]'
+                               '.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className)')
+            t.eq(cut, [], "%s: no card or panel cuts its content" % name)
             shot(name, name)
             b.call("click", page=name, selector="#tab-json")
             b.call("fill", page=name, selector="#json",
