@@ -16,6 +16,7 @@
 	const KEEP_US = 35e6;		/* what it keeps, for the scroll */
 	const REPLY_TIMEOUT_MS = 10000;
 	const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 5000];
+	const HISTORY = 3000;		/* changes a new page asks for */
 
 	const st = {
 		ws: null,
@@ -30,6 +31,7 @@
 		lastSeq: null,		/* highest seq applied */
 		floor: null,		/* seqs at or below it are not kept */
 		resuming: false,
+		initial: true,		/* the first history is loading */
 		nextId: 1,
 		pending: new Map(),	/* request id -> what, resolve, timer */
 		events: [],		/* diagram events, sorted by seq */
@@ -303,14 +305,14 @@
 			/* Resume before anything else: the server holds live
 			 * messages until this first request, so nothing is
 			 * missed or sent twice. */
-			const since = st.lastSeq === null ? m.seq : st.lastSeq;
+			st.resuming = true;
 			if (st.lastSeq === null) {
 				st.lastSeq = m.seq;
-				st.floor = m.seq;
+				history(m, m.seq - HISTORY);
+			} else {
+				request({ op: "resume", since: st.lastSeq }, "Catching up",
+				    { quiet: true }).then((r) => resumed(r, m));
 			}
-			st.resuming = true;
-			request({ op: "resume", since: since }, "Catching up",
-			    { quiet: true }).then((r) => resumed(r, m));
 			if (st.everConnected)
 				st.reconnects++;
 			st.everConnected = true;
@@ -327,6 +329,46 @@
 		renderMissions();
 		renderHolds();
 		setUsers(m.users);
+	}
+
+	/*
+	 * A page just opened draws the recent past too: the changes the
+	 * server still keeps, up to HISTORY of them, asked for with the same
+	 * resume.  Below the oldest one kept the answer is history_gone; its
+	 * message names that one, else try closer.  Replies to later tries
+	 * may repeat live changes: they are dropped as already had.
+	 */
+	function history(hello, since) {
+		st.floor = Math.max(0, since);
+		request({ op: "resume", since: st.floor }, "Loading the recent changes",
+		    { quiet: true }).then((r) => {
+			if (!r.ok && r.error && r.error.code === "history_gone" &&
+			    st.floor < hello.seq) {
+				const m = /oldest kept: (\d+)/.exec(r.error.message || "");
+				const oldest = m ? Number(m[1]) - 1 : NaN;
+				history(hello, oldest > st.floor && oldest <= hello.seq ?
+				    oldest : hello.seq - Math.floor((hello.seq - st.floor) / 8));
+				return;
+			}
+			st.initial = false;
+			st.resuming = false;
+			if (!r.ok) {
+				if (r.error.code !== "connection_lost")
+					reportError("Loading the recent changes", r.error);
+				return;
+			}
+			/* A pin that changed is known from its first change on. */
+			const seen = new Set();
+			for (const e of st.events) {
+				if (e.seq > hello.seq)
+					break;
+				if (seen.has(e.pin))
+					continue;
+				seen.add(e.pin);
+				st.base.set(e.pin, e.value);
+				st.knownFrom.set(e.pin, e.ts);
+			}
+		});
 	}
 
 	function resumed(r, hello) {
@@ -408,12 +450,14 @@
 				st.skew = d;
 		}
 		if (st.floor !== null && m.seq <= st.floor) {
-			st.doubled++;
+			if (!st.initial)
+				st.doubled++;
 			return;
 		}
 		const i = lowerBound(m.seq);
 		if (i < st.events.length && st.events[i].seq === m.seq) {
-			st.doubled++;
+			if (!st.initial)
+				st.doubled++;
 			return;
 		}
 		st.events.splice(i, 0, { seq: m.seq, pin: m.pin, value: m.value,
@@ -1179,7 +1223,7 @@
 	/* ------------------------------------------------------ timing diagram */
 
 	const dg = { canvas: null, ctx: null, w: 0, h: 0, lane: 30, label: 88,
-	    axis: 22, colors: null, last: 0 };
+	    axis: 22, colors: null, last: 0, footer: "" };
 
 	function readColors() {
 		const cs = getComputedStyle(document.body);
@@ -1346,9 +1390,12 @@
 					ctx.fillText("no data", (a + b) / 2, lanesH / 2);
 			}
 		}
-		if (st.frames % 30 === 1 && st.lastSeq !== null)
-			$("seq-info").textContent = "last change #" + st.lastSeq +
-			    " · " + st.events.length + " changes kept · reconnects " + st.reconnects;
+		if (st.lastSeq !== null) {
+			const f = "last change #" + st.lastSeq + " · " +
+			    st.events.length + " changes kept · reconnects " + st.reconnects;
+			if (f !== dg.footer)
+				$("seq-info").textContent = dg.footer = f;
+		}
 	}
 
 	function yOf(k, v) {

@@ -232,6 +232,11 @@ with Gpiows() as g:
          "C sees it end done, its progress full")
     t.ok(b.wait("C", '!document.querySelector("#pin-led button.toggle").disabled', 2000),
          "led's switch is enabled again in C")
+    evs = b.eval("C", 'gpiows.events().filter(e => e.source === "mission:%d")' % mid)
+    # led was 1 already (the click above): the first "set 1" changes nothing.
+    t.eq([e["value"] for e in evs], ([1, 0] * 12)[1:],
+         "C's diagram has all 23 changes of the blink, those before it opened too")
+    t.ok(any(e["replay"] for e in evs), "(those came from the server's history)")
 
     # ------------------------------------------- kill -9 of wsd, resume
     B_seq0 = b.eval("B", "gpiows.state().lastSeq")
