@@ -238,6 +238,20 @@ with Gpiows() as g:
          "C's diagram has all 23 changes of the blink, those before it opened too")
     t.ok(any(e["replay"] for e in evs), "(those came from the server's history)")
 
+    # A pulse from its template, cancelled from the list: led goes back to
+    # its safe value 0.
+    b.call("click", page="C", selector="#tab-pulse")
+    b.call("fill", page="C", selector="#form-pulse input[name=ms]", value="20000")
+    b.call("click", page="C", selector="#form-pulse button[type=submit]")
+    ok = b.wait("C", '!!document.querySelector(\'.mission[data-state="running"]\') && '
+                     + card_value("led", 1), 3000)
+    t.ok(ok, "C starts a 20 s pulse from the template: led is 1")
+    pid = b.eval("C", 'Number(document.querySelector(\'.mission[data-state="running"]\')?.dataset.id)')
+    b.call("click", page="C", selector='.mission[data-id="%d"] .cancel' % pid)
+    t.ok(b.wait("C", 'document.querySelector(\'.mission[data-id="%d"]\').dataset.state === "cancelled" && %s'
+                % (pid, card_value("led", 0)), 3000),
+         "Cancel ends it: cancelled, led back to its safe 0")
+
     # ------------------------------------------- kill -9 of wsd, resume
     B_seq0 = b.eval("B", "gpiows.state().lastSeq")
     kids = g.wait_children()
