@@ -45,7 +45,7 @@
 		timer: null,
 		reconnects: 0,
 		doubled: 0,		/* pin messages dropped as already had */
-		missed: 0,		/* changes known lost (history_gone) */
+		missed: 0,		/* times changes were lost (history_gone) */
 		frames: 0,
 		maxFrameGap: 0,
 		editorError: null,
@@ -143,7 +143,7 @@
 		box.append(t);
 		while (box.children.length > 4)
 			box.firstElementChild.remove();
-		setTimeout(() => t.remove(), 20000);
+		setTimeout(() => t.remove(), kind === "info" ? 8000 : 20000);
 	}
 
 	function reportError(what, err) {
@@ -388,8 +388,15 @@
 		if (st.downSince !== null)
 			st.gaps.push({ from: st.downSince, to: to });
 		st.downSince = null;
-		if (hello.seq > st.lastSeq)
-			st.missed += hello.seq - st.lastSeq;
+		st.missed++;
+		/* gpiows restarted with its clock set back numbers its changes
+		 * below ours: keep only the levels, in the old order. */
+		if (st.events.length && hello.seq < st.events[st.events.length - 1].seq) {
+			for (const e of st.events)
+				st.base.set(e.pin, e.value);
+			st.events = [];
+		}
+		st.floor = hello.seq;	/* what comes next is above it */
 		toast("Some changes were missed:", r.error && r.error.code === "history_gone" ?
 		    "the server no longer keeps the changes made while this page was disconnected; the pins show their state now." :
 		    (r.error && r.error.message) || "the server did not replay them.", "warn");
@@ -462,6 +469,7 @@
 		}
 		st.events.splice(i, 0, { seq: m.seq, pin: m.pin, value: m.value,
 		    ts: m.ts, source: m.source, replay: !!m.replay });
+		dg.dirty = true;
 		if (st.lastSeq === null || m.seq > st.lastSeq)
 			st.lastSeq = m.seq;
 		const p = st.byName.get(m.pin);
@@ -1223,9 +1231,10 @@
 	/* ------------------------------------------------------ timing diagram */
 
 	const dg = { canvas: null, ctx: null, w: 0, h: 0, lane: 30, label: 88,
-	    axis: 22, colors: null, last: 0, footer: "" };
+	    axis: 22, colors: null, last: 0, footer: "", drawn: 0, dirty: true };
 
 	function readColors() {
+		dg.dirty = true;
 		const cs = getComputedStyle(document.body);
 		const v = (n) => cs.getPropertyValue(n).trim();
 		dg.colors = { fg: v("--fg"), muted: v("--muted"), grid: v("--grid"),
@@ -1244,6 +1253,7 @@
 		dg.canvas.height = Math.round(dg.h * dpr);
 		dg.canvas.style.height = dg.h + "px";
 		dg.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+		dg.dirty = true;
 	}
 
 	function prune(now) {
@@ -1271,8 +1281,18 @@
 		dg.last = t;
 		if ($("pause").checked || document.hidden)
 			return;
-		st.frames++;
 		const now = serverNowUs();
+		/* Nothing moves in the picture when no change, hole or start
+		 * of a lane is in view: then once a second is enough. */
+		const moving = st.downSince !== null || st.gaps.length > 0 ||
+		    (st.events.length > 0 &&
+		    st.events[st.events.length - 1].ts > now - WINDOW_US - 1e6) ||
+		    st.pins.some((p) => (st.knownFrom.get(p.name) || 0) > now - WINDOW_US - 1e6);
+		if (!moving && !dg.dirty && t - dg.drawn < 1000)
+			return;
+		dg.dirty = false;
+		dg.drawn = t;
+		st.frames++;
 		prune(now);
 		const ctx = dg.ctx, c = dg.colors;
 		const x0 = dg.label, x1 = dg.w - 8, span = x1 - x0;
@@ -1300,17 +1320,9 @@
 				    lanesH + dg.axis / 2 + 2);
 		}
 
-		/* where there is no data: disconnected, or changes lost */
 		const holes = st.gaps.slice();
 		if (st.downSince !== null)
 			holes.push({ from: st.downSince, to: now });
-		for (const g of holes) {
-			const a = Math.max(x0, xOf(g.from)), b = Math.min(x1, xOf(g.to));
-			if (b <= a)
-				continue;
-			ctx.fillStyle = c.gap;
-			ctx.fillRect(a, 0, Math.max(1, b - a), lanesH);
-		}
 
 		/* one lane per pin: the level, filled when high */
 		const idx = new Map();
@@ -1381,14 +1393,20 @@
 		ctx.strokeStyle = c.muted;
 		ctx.lineWidth = 1;
 		ctx.stroke(ticks);
-		if (holes.length) {
+		/* Where there is no data (disconnected, or changes lost), over
+		 * the lanes: no level is drawn through it. */
+		ctx.textAlign = "center";
+		for (const g of holes) {
+			const a = Math.max(x0, xOf(g.from)), b = Math.min(x1, xOf(g.to));
+			if (b <= a)
+				continue;
+			ctx.fillStyle = c.bg;
+			ctx.fillRect(a, 0, Math.max(1, b - a), lanesH);
+			ctx.fillStyle = c.gap;
+			ctx.fillRect(a, 0, Math.max(1, b - a), lanesH);
 			ctx.fillStyle = c.muted;
-			ctx.textAlign = "center";
-			for (const g of holes) {
-				const a = Math.max(x0, xOf(g.from)), b = Math.min(x1, xOf(g.to));
-				if (b - a > 60)
-					ctx.fillText("no data", (a + b) / 2, lanesH / 2);
-			}
+			if (b - a > 60)
+				ctx.fillText("no data", (a + b) / 2, lanesH / 2);
 		}
 		if (st.lastSeq !== null) {
 			const f = "last change #" + st.lastSeq + " · " +

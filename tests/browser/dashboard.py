@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from gpiows_test import Client, Gpiows, SRCDIR, Tap
+from gpiows_test import REPORTS, Client, Gpiows, SRCDIR, Tap
 
 HERE = os.path.join(SRCDIR, "tests", "browser")
 BUILD = os.environ.get("top_builddir", ".")
@@ -328,6 +328,40 @@ with Gpiows() as g:
     t.eq((st["reconnects"], st["doubled"], st["missed"], st["gaps"]), (1, 0, 0, 0),
          "B: one reconnect, no change received twice, none missed, no hole")
     shot("B", "after-reconnect-desktop-light")
+
+    # -------------------------------- a reload, then gpiows restarted
+    os.kill(g.proc.pid, signal.SIGHUP)
+    t.ok(b.wait("B", '[...document.querySelectorAll(".toast")].some(e => '
+                     '/Configuration reloaded/.test(e.textContent)) && '
+                     'document.querySelectorAll(".card").length === 4', 3000),
+         "B tells of a reload of the configuration, and keeps its cards")
+
+    # The whole of gpiows stops and starts again: the changes made
+    # meanwhile are not kept (history_gone), and B says so.
+    g.stop()
+    g.logf.close()
+    bad = [l for l in g.logtext().splitlines() if any(r in l for r in REPORTS)]
+    t.ok(not bad, "no sanitizer or sandbox reports before the restart", "\n".join(bad[:20]))
+    t.ok(b.wait("B", '!document.querySelector("#banner").hidden', 3000),
+         "B shows the banner while gpiows is stopped")
+    time.sleep(0.5)
+    g.start()
+    t.ok(b.wait("B", 'document.body.dataset.conn === "connected" && !gpiows.state().resuming', 10000),
+         "B reconnects to the new gpiows")
+    t.ok(b.wait("B", '[...document.querySelectorAll(".toast")].some(e => '
+                     '/Some changes were missed/.test(e.textContent))', 2000),
+         "B says that the changes made while it was away are lost")
+    st = b.eval("B", "gpiows.state()")
+    t.eq((st["missed"], st["gaps"], st["doubled"]), (1, 1, 0),
+         "its diagram keeps the hole (and has no change twice)")
+    vals = b.eval("B", '[...document.querySelectorAll(".card")].map(c => [c.dataset.pin, Number(c.dataset.value)])')
+
+    async def now_values():
+        c = await Client.connect(g)
+        await c.close()
+        return [[p["name"], p["value"]] for p in c.hello["pins"]]
+    t.eq(vals, run(now_values()), "B's cards show the pins as the new gpiows has them")
+    shot("B", "restarted-desktop-light")
 
     # ----------------------------------------------- screenshots, looks
     b.call("close", page="C")
