@@ -470,6 +470,9 @@
 		st.events.splice(i, 0, { seq: m.seq, pin: m.pin, value: m.value,
 		    ts: m.ts, source: m.source, replay: !!m.replay });
 		dg.dirty = true;
+		/* A hidden tab draws nothing, so prune here too. */
+		if (st.events.length % 512 === 0)
+			prune(serverNowUs());
 		if (st.lastSeq === null || m.seq > st.lastSeq)
 			st.lastSeq = m.seq;
 		const p = st.byName.get(m.pin);
