@@ -201,6 +201,15 @@ with Gpiows() as g:
     t.eq(b.eval("A", 'document.querySelector("#backdrop mark")?.textContent'), '"colour"',
          "an unknown field is marked at its name")
 
+    nested = '{"name": "x", "steps": [{"repeat": {"count": 2, "steps": [{"set": {"pin": "led"}}]}}]}'
+    b.call("fill", page="A", selector="#json", value=nested)
+    b.call("click", page="A", selector="#form-json button[type=submit]")
+    col = nested.index('{"pin"') + 1
+    t.ok(b.wait("A", '/^Line 1, column %d: steps\\[0\\]\\.repeat\\.steps\\[0\\]\\.set\\.value: is required/'
+                     '.test(document.querySelector("#json-error").textContent)' % col, 3000),
+         "a member missing deep inside repeats is shown at its object",
+         b.eval("A", 'document.querySelector("#json-error").textContent'))
+
     # ----------------------------------- a mission outlives its page
     b.call("click", page="A", selector="#tab-blink")
     b.call("select", page="A", selector="#form-blink select[name=pin]", value="led")
