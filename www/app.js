@@ -170,8 +170,13 @@
 		$("conn-text").textContent = text;
 		const down = c !== "connected" && (st.everConnected || st.attempts > 0);
 		$("banner").hidden = !down;
-		for (const b of document.querySelectorAll("[data-needs-conn]"))
-			b.disabled = c !== "connected" || b.dataset.held === "1";
+		/* Offline controls stay focusable (a reconnect does not move
+		 * the keyboard's place) but say they do nothing; a held output
+		 * cannot be switched at all. */
+		for (const b of document.querySelectorAll("[data-needs-conn]")) {
+			b.disabled = b.dataset.held === "1";
+			b.setAttribute("aria-disabled", c === "connected" ? "false" : "true");
+		}
 	}
 
 	function connect() {
@@ -321,6 +326,7 @@
 		} else {
 			announce("The server's configuration was reloaded.");
 			toast("Configuration reloaded:", "the pins were taken afresh from the server.", "info");
+			resync(m.pins, serverNowUs());
 		}
 		setPins(m.pins);
 		st.missions = new Map();
@@ -400,21 +406,34 @@
 		toast("Some changes were missed:", r.error && r.error.code === "history_gone" ?
 		    "the server no longer keeps the changes made while this page was disconnected; the pins show their state now." :
 		    (r.error && r.error.message) || "the server did not replay them.", "warn");
+		resync(hello.pins, to);
+		st.lastSeq = Math.max(st.lastSeq, hello.seq);
+	}
+
+	/* Levels that changed with no pin message: drawn from ts on. */
+	function resync(pins, ts) {
 		let last = st.events.length ? st.events[st.events.length - 1].seq : st.floor;
-		for (const p of hello.pins) {
-			if (levelNow(p.name) !== p.value) {
+		for (const p of pins) {
+			if (st.base.has(p.name) && levelNow(p.name) !== p.value) {
 				last += 0.001;
 				st.events.push({ seq: last, pin: p.name, value: p.value,
-				    ts: to, synthetic: true });
+				    ts: ts, synthetic: true });
 			}
 		}
-		st.lastSeq = Math.max(st.lastSeq, hello.seq);
+		dg.dirty = true;
 	}
 
 	/* -------------------------------------------------------------- pins */
 
+	/* What the cards are made of: the same after most reconnects. */
+	function pinShape(pins) {
+		return JSON.stringify(pins.map((p) => [p.name, p.direction,
+		    !!p.simulated, !!p.active_low, p.edge || ""]));
+	}
+
 	function setPins(pins) {
 		const old = st.byName;
+		const same = pinShape(pins) === pinShape(st.pins);
 		st.pins = pins;
 		st.byName = new Map();
 		for (const p of pins) {
@@ -426,7 +445,12 @@
 				st.knownFrom.set(p.name, p.ts);
 			}
 		}
-		renderPins();
+		/* Rebuilt only when they changed, so that focus stays put. */
+		if (same && st.cards.size === pins.length)
+			for (const p of pins)
+				updateCard(p, false);
+		else
+			renderPins();
 		fillSelects();
 		resizeDiagram();
 	}
@@ -543,7 +567,9 @@
 					"data-needs-conn": "1",
 					"aria-describedby": id + "-hold",
 					onclick: () => {
-						const v = p.value ? 0 : 1;
+						/* The pin as it is now: a hello
+						 * may have replaced the object. */
+						const v = st.byName.get(p.name).value ? 0 : 1;
 						request({ op: "set", pin: p.name, value: v },
 						    "Setting " + p.name + " to " + v);
 					}
@@ -614,12 +640,13 @@
 		return b;
 	}
 
-	function pull(p, level) {
-		request({ op: "sim.pull", pin: p.name, value: level },
-		    "Pulling " + p.name + " to level " + level).then((r) => {
+	function pull(pin, level) {
+		request({ op: "sim.pull", pin: pin.name, value: level },
+		    "Pulling " + pin.name + " to level " + level).then((r) => {
+			const p = st.byName.get(pin.name);
 			/* An edge the pin does not watch sends no message:
 			 * show the value all the same. */
-			if (r.ok && r.seq === undefined && r.value !== p.value) {
+			if (p && r.ok && r.seq === undefined && r.value !== p.value) {
 				p.value = r.value;
 				p.read = true;
 				p.readAt = nowUs();
@@ -628,9 +655,10 @@
 		});
 	}
 
-	function readPin(p) {
-		request({ op: "get", pin: p.name }, "Reading " + p.name).then((r) => {
-			if (!r.ok)
+	function readPin(pin) {
+		request({ op: "get", pin: pin.name }, "Reading " + pin.name).then((r) => {
+			const p = st.byName.get(pin.name);
+			if (!r.ok || p === undefined)
 				return;
 			p.value = r.value;
 			p.read = true;

@@ -279,6 +279,7 @@ with Gpiows() as g:
     t.ok(b.wait("B", 'gpiows.events().filter(e => e.source === "mission:%d").length > 50' % fast, 3000),
          "B draws the fast mission's changes")
     f0 = b.eval("B", "gpiows.state().frames")
+    b.eval("B", 'document.querySelector("#pin-led button.toggle").focus()')
     os.kill(kids["wsd"], signal.SIGKILL)
 
     async def pulls():
@@ -289,8 +290,10 @@ with Gpiows() as g:
             await c.request({"op": "sim.pull", "pin": "button", "value": (i + 1) % 2})
         await c.close()
     t.ok(b.wait("B", '!document.querySelector("#banner").hidden && '
-                     'document.body.dataset.conn !== "connected"', 2000),
-         "B shows the disconnected banner when wsd is killed")
+                     'document.body.dataset.conn !== "connected" && '
+                     'document.querySelector("#pin-led button.toggle")'
+                     '.getAttribute("aria-disabled") === "true"', 2000),
+         "B shows the disconnected banner when wsd is killed, its switches marked inactive")
     shot("B", "disconnected-desktop-light")
     run(pulls())
     t.ok(b.wait("B", 'document.querySelector("#banner").hidden && '
@@ -299,6 +302,12 @@ with Gpiows() as g:
     t.ok(b.wait("B", '[...document.querySelectorAll(\'.mission[data-id="%d"]\')]'
                      '.some(li => li.dataset.state === "done")' % fast, 15000),
          "B sees the fast mission end")
+    t.ok(b.eval("B", 'document.activeElement === document.querySelector("#pin-led button.toggle")'),
+         "the keyboard focus stays on led's switch across the reconnect")
+    led = b.eval("B", 'Number(document.querySelector("#pin-led").dataset.value)')
+    b.call("click", page="B", selector="#pin-led button.toggle")
+    t.ok(b.wait("B", card_value("led", 1 - led), 1000),
+         "and the switch still switches led, to %d" % (1 - led))
     st = b.eval("B", "gpiows.state()")
     t.diag("frames drawn meanwhile: %d, longest gap between frames: %.0f ms" %
            (st["frames"] - f0, st["maxFrameGap"]))
@@ -353,7 +362,12 @@ with Gpiows() as g:
     t.ok(not bad, "no sanitizer or sandbox reports before the restart", "\n".join(bad[:20]))
     t.ok(b.wait("B", '!document.querySelector("#banner").hidden', 3000),
          "B shows the banner while gpiows is stopped")
-    time.sleep(0.5)
+    # (Playwright clicks only what is not aria-disabled: the keyboard, then.)
+    b.eval("B", 'document.querySelector("#pin-led button.toggle").focus()')
+    b.call("press", page="B", key="Enter")
+    t.ok(b.wait("B", '[...document.querySelectorAll(".toast")].some(e => '
+                     '/Setting led to \\d failed \\(offline\\): not connected/.test(e.textContent))', 2000),
+         "a click while disconnected says that nothing was sent")
     g.start()
     t.ok(b.wait("B", 'document.body.dataset.conn === "connected" && !gpiows.state().resuming', 10000),
          "B reconnects to the new gpiows")
