@@ -346,8 +346,10 @@ for f in /usr/sbin/gpiod-helper /usr/libexec/gpiows/wsd \
 	ok $? "$f is installed, executable, owned by root" \
 	    "$(ls -l "$root$f" 2>&1)"
 done
-[ -s "$root/usr/share/gpiows/www/index.html" ]
-ok $? "the dashboard is /usr/share/gpiows/www/index.html"
+for f in "$top"/www/*; do
+	cmp -s "$f" "$root/usr/share/gpiows/www/${f##*/}"
+	ok $? "the dashboard's ${f##*/} is installed in /usr/share/gpiows/www"
+done
 for m in man8/gpiod-helper.8 man8/wsd.8 man5/gpiows.conf.5 \
     man7/gpiows-protocol.7; do
 	[ -f "$root/usr/share/man/$m.gz" ]

@@ -1,0 +1,161 @@
+// Drives Debian's chromium for tests/browser/dashboard.py, through
+// playwright-core: one JSON command per line on stdin, one JSON answer per
+// line on stdout.  The test logic stays in Python, beside the harness that
+// starts gpiows (tests/sys/gpiows_test.py); this only runs the browser.
+//
+// First line out: {"ready":true} or {"ready":false,"reason":"..."}.
+// Commands: {"id":N,"cmd":"open"|"goto"|"eval"|"wait"|"click"|"fill"|
+// "press"|"select"|"screenshot"|"viewport"|"errors"|"close"|"quit",...};
+// answers: {"id":N,"ok":true,"value":...} or {"id":N,"ok":false,"error":"..."}.
+//
+// Environment: GPIOWS_NODE_MODULES, the node_modules holding playwright-core
+// (tests/browser/node_modules by default); GPIOWS_CHROMIUM, the browser
+// (/usr/bin/chromium).
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const nm = process.env.GPIOWS_NODE_MODULES || path.join(here, "node_modules");
+const chromium = process.env.GPIOWS_CHROMIUM || "/usr/bin/chromium";
+
+function out(obj) {
+	process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+let pw;
+try {
+	pw = createRequire(import.meta.url)(path.join(nm, "playwright-core"));
+} catch (e) {
+	out({ ready: false, reason: "no playwright-core in " + nm +
+	    " (npm ci --prefix tests/browser, or set GPIOWS_NODE_MODULES)" });
+	process.exit(0);
+}
+if (!existsSync(chromium)) {
+	out({ ready: false, reason: chromium + " not found (apt-get install chromium)" });
+	process.exit(0);
+}
+
+let browser;
+try {
+	browser = await pw.chromium.launch({
+		executablePath: chromium,
+		args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		    "--disable-background-networking", "--disable-component-update",
+		    "--disable-sync"],
+	});
+} catch (e) {
+	out({ ready: false, reason: "chromium does not start: " + String(e.message).split("\n")[0] });
+	process.exit(0);
+}
+
+const pages = new Map();	// name -> { context, page, errors }
+
+function pageOf(name) {
+	const p = pages.get(name);
+	if (p === undefined)
+		throw new Error("no page named " + name);
+	return p.page;
+}
+
+const commands = {
+	async open(c) {
+		const context = await browser.newContext({
+			viewport: { width: c.width || 1280, height: c.height || 800 },
+			colorScheme: c.colorScheme || "light",
+		});
+		const page = await context.newPage();
+		page.setDefaultTimeout(c.timeout || 10000);
+		const entry = { context, page, errors: [], requests: [] };
+		page.on("request", (r) => entry.requests.push(r.url()));
+		page.on("pageerror", (e) => entry.errors.push("pageerror: " + e.message));
+		page.on("console", (m) => {
+			if (m.type() === "error")
+				entry.errors.push("console: " + m.text());
+		});
+		pages.set(c.page, entry);
+		if (c.url)
+			await page.goto(c.url);
+		return null;
+	},
+	async goto(c) {
+		await pageOf(c.page).goto(c.url);
+		return null;
+	},
+	async eval(c) {
+		return await pageOf(c.page).evaluate(c.expr);
+	},
+	async wait(c) {
+		const h = await pageOf(c.page).waitForFunction(c.expr, undefined,
+		    { timeout: c.timeout || 10000, polling: c.polling || "raf" });
+		return await h.jsonValue();
+	},
+	async click(c) {
+		await pageOf(c.page).click(c.selector, { timeout: c.timeout });
+		return null;
+	},
+	async fill(c) {
+		await pageOf(c.page).fill(c.selector, c.value);
+		return null;
+	},
+	async press(c) {
+		if (c.selector)
+			await pageOf(c.page).press(c.selector, c.key);
+		else
+			await pageOf(c.page).keyboard.press(c.key);
+		return null;
+	},
+	async select(c) {
+		await pageOf(c.page).selectOption(c.selector, c.value);
+		return null;
+	},
+	async screenshot(c) {
+		await pageOf(c.page).screenshot({ path: c.path, fullPage: c.fullPage !== false });
+		return null;
+	},
+	async viewport(c) {
+		await pageOf(c.page).setViewportSize({ width: c.width, height: c.height });
+		return null;
+	},
+	async errors(c) {
+		return pages.get(c.page)?.errors || [];
+	},
+	async requests(c) {
+		return pages.get(c.page)?.requests || [];
+	},
+	async close(c) {
+		const p = pages.get(c.page);
+		if (p !== undefined) {
+			pages.delete(c.page);
+			await p.context.close();
+		}
+		return p?.errors || [];
+	},
+};
+
+out({ ready: true, version: browser.version() });
+
+const rl = readline.createInterface({ input: process.stdin });
+for await (const line of rl) {
+	let c;
+	try {
+		c = JSON.parse(line);
+	} catch (e) {
+		out({ ok: false, error: "bad command line" });
+		continue;
+	}
+	if (c.cmd === "quit")
+		break;
+	try {
+		const f = commands[c.cmd];
+		if (f === undefined)
+			throw new Error("unknown command " + c.cmd);
+		out({ id: c.id, ok: true, value: await f(c) ?? null });
+	} catch (e) {
+		out({ id: c.id, ok: false, error: String(e.message || e) });
+	}
+}
+await browser.close();
+process.exit(0);
