@@ -206,6 +206,33 @@ static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Messages quote names cut to a size ("%.64s") in a buffer of a size, and a
+ * cut may fall inside a character: jansson refuses a string that is not
+ * UTF-8, and the client would get no reply at all.  Drop the bytes of any
+ * broken sequence instead.
+ */
+static void
+utf8_repair(char *s)
+{
+	unsigned char	*r = (unsigned char *)s, *w = r;
+	uint32_t	 st;
+	size_t		 n;
+
+	while (*r != '\0') {
+		n = *r < 0x80 ? 1 : *r >= 0xf0 ? 4 : *r >= 0xe0 ? 3 : 2;
+		st = 0;
+		if (strnlen((char *)r, n) == n && utf8_validate(&st, r, n) == 0 &&
+		    st == 0) {
+			memmove(w, r, n);
+			w += n;
+			r += n;
+		} else
+			r++;
+	}
+	*w = '\0';
+}
+
 static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...)
@@ -217,6 +244,7 @@ client_reply_error(struct conn *c, json_t *id, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	utf8_repair(text);
 	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
 	    "error", "code", code, "message", text);
 	client_send_reply(c, msg, id);
@@ -246,6 +274,7 @@ client_reply_busy(struct conn *c, json_t *id, const char *pin,
 	snprintf(text, sizeof(text), "pin \"%s\" is held by mission %u%s%.64s%s: "
 	    "cancel it first", pin, mission, name ? " (\"" : "",
 	    name ? name : "", name ? "\")" : "");
+	utf8_repair(text);
 	err = json_pack("{s:s, s:s, s:I}", "code", "busy", "message", text,
 	    "mission", (json_int_t)mission);
 	msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0, "error",
