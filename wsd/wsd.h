@@ -41,6 +41,8 @@ struct conn {
 	int			 c_head;	/* the request is a HEAD */
 	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
+	int			 c_pinged;	/* idle: a ping is unanswered */
+	uint64_t		 c_active;	/* monotonic ms: last bytes, or our ping */
 	struct conn_hold	*c_hold;	/* live pin events held back */
 	struct ws_parser	 c_ws;
 };
@@ -86,7 +88,10 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 
 /* http.c */
 int	http_listen(int fd);
+/* http_free_listeners: take no more connections and ping no idle client. */
 void	http_free_listeners(void);
+/* http_ping_interval: ping clients idle so many s, drop them after as many more. */
+void	http_ping_interval(unsigned int);
 /* conn_send_text: one text frame to one client. */
 void	conn_send_text(struct conn *, const char *data, size_t len);
 /* conn_send_shared: a frame encoded once, referenced by many outputs. */
