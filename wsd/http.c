@@ -306,11 +306,30 @@ shared_frame_cleanup(const void *data, size_t len, void *arg)
 	shared_frame_unref(arg);
 }
 
+/*
+ * libevent gives each reference a chain of its own of at least 1 KiB: for a
+ * pin event of 150 bytes that is seven times the frame, and a client that
+ * stops reading would hold several times WSD_MAX_OUTPUT before
+ * conn_over_cap, which counts frame bytes, saw it.  Small frames are
+ * copied into the chain being filled instead (cheaper than that
+ * allocation, too); only large ones, where the chain is a small part, are
+ * shared.
+ */
+#define SHARED_COPY_MAX		4096
+
 void
 conn_send_shared(struct conn *c, struct shared_frame *sf)
 {
 	if (c->c_state != CONN_WS)
 		return;
+	if (sf->sf_len <= SHARED_COPY_MAX) {
+		if (evbuffer_add(bufferevent_get_output(c->c_bev),
+		    sf->sf_data, sf->sf_len) == -1)
+			conn_drop(c);
+		else
+			conn_over_cap(c);
+		return;
+	}
 	sf->sf_refs++;
 	if (evbuffer_add_reference(bufferevent_get_output(c->c_bev),
 	    sf->sf_data, sf->sf_len, shared_frame_cleanup, sf) == -1) {
