@@ -3,6 +3,7 @@ nothing for the interval gets an empty ping; one that then sends nothing
 for another interval is closed with 1001; one that answers, or sends
 anything, stays.  With ping interval 0 nobody is pinged."""
 import asyncio
+import signal
 import socket
 import time
 
@@ -118,5 +119,18 @@ with Gpiows(extra="ping interval 0\n") as g:
          "no close", f)
     r = quiet.request({"op": "get", "pin": "led"})
     t.ok(r.get("ok") is True, "and is still served")
+
+    # A reload applies a new interval to the connections already open.
+    with open(g.conf) as f:
+        text = f.read()
+    with open(g.conf, "w") as f:
+        f.write(text.replace("ping interval 0\n", "ping interval 1\n"))
+    g.proc.send_signal(signal.SIGHUP)
+    try:
+        f = next_control(quiet, INTERVAL * 2 + SLACK)
+    except (socket.timeout, Closed) as e:
+        f = repr(e)
+    t.ok(isinstance(f, tuple) and f[2] == 9,
+         "after a reload to ping interval 1, the open client is pinged", f)
     quiet.close()
 t.done()
