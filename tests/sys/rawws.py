@@ -57,7 +57,8 @@ class Closed(Exception):
 class RawWs:
     """One WebSocket connection opened and spoken by hand."""
 
-    def __init__(self, port, timeout=5.0, rcvbuf=None, hello=True):
+    def __init__(self, port, timeout=5.0, rcvbuf=None, hello=True, early=b""):
+        """early: bytes sent in the same write as the handshake request."""
         self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             # Before connect, so that the window is small from the start.
@@ -70,7 +71,7 @@ class RawWs:
         self.s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                        % (port, key)).encode())
+                        % (port, key)).encode() + early)
         while b"\r\n\r\n" not in self.buf:
             d = self.s.recv(4096)
             if not d:

@@ -215,6 +215,17 @@ def group1():
         return expect_reply(c, "a") or expect_reply(c, "b")
     ok_case("1.4.2", "two frames in one write: two replies in order", two)
 
+    # Frames may follow the handshake request before its answer is read.
+    try:
+        c = RawWs(G.port, early=frame(1, GET % "1.4.3") + frame(9, b"early"))
+        # The pong goes out at once, the reply when the helper answers.
+        p = expect_pong(c, b"early") or expect_reply(c, "1.4.3")
+        c.close()
+    except (OSError, Closed, AssertionError) as e:
+        p = repr(e)
+    t.ok(p is None, "1.4.3 a request and a ping in the handshake's own write: "
+         "served", p)
+
     fail_case("1.5.1", "64-bit length with the top bit set",
               struct.pack("!BBQ", 0x81, 0xff, 1 << 63) + b"\0\0\0\0", 1002)
 
