@@ -86,6 +86,7 @@ struct gpiows_conf {
 	unsigned int	 cf_max_clients;	/* WebSocket clients at once */
 	unsigned int	 cf_max_message;	/* bytes in one WebSocket message */
 	unsigned int	 cf_history;		/* pin events kept for resume */
+	unsigned int	 cf_ping_interval;	/* s before an idle client is pinged; 0: never */
 	TAILQ_HEAD(, conf_chip)	 cf_chips;
 	TAILQ_HEAD(, conf_pin)	 cf_pins;
 	unsigned int	 cf_npins;

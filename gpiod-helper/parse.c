@@ -46,6 +46,8 @@
 #define CONF_MAX_CLIENTS	1000000
 #define CONF_MIN_MESSAGE	125		/* a control frame's payload */
 #define CONF_MAX_MESSAGE	(16 * 1024 * 1024)
+#define CONF_DEFAULT_PING	30		/* s; 0: never */
+#define CONF_MAX_PING		3600
 
 /*
  * Every word the grammar accepts.  The lexer turns exactly these words into
@@ -91,6 +93,8 @@ static const char * const conf_kw[] = {
 	"clients",
 	"message",
 	"history",
+	"ping",
+	"interval",
 /* KEYWORDS END */
 	NULL
 };
@@ -152,6 +156,7 @@ struct parser {
 	int		 ps_clients_line;
 	int		 ps_message_line;
 	int		 ps_history_line;
+	int		 ps_ping_line;
 };
 
 static void	*ps_grow(struct parser *, void *, size_t *, size_t, size_t);
@@ -188,6 +193,7 @@ static void	 parse_listen(struct parser *);
 static void	 parse_origin(struct parser *);
 static void	 parse_max(struct parser *);
 static void	 parse_history(struct parser *);
+static void	 parse_ping(struct parser *);
 static void	 parse_setting(struct parser *, char **, int *, const char *);
 static void	 parse_chip(struct parser *);
 static void	 parse_bit(struct parser *, const struct token *, int *);
@@ -685,6 +691,8 @@ parse_statement(struct parser *ps)
 		parse_max(ps);
 	else if (tok_kw(t, "history"))
 		parse_history(ps);
+	else if (tok_kw(t, "ping"))
+		parse_ping(ps);
 	else if (tok_kw(t, "chip"))
 		parse_chip(ps);
 	else if (tok_kw(t, "pin"))
@@ -865,6 +873,34 @@ parse_history(struct parser *ps)
 	ps->ps_history_line = lineno;
 	if (check_range(ps, n, "history", CONF_MIN_HISTORY, CONF_MAX_HISTORY))
 		ps->ps_conf->cf_history = (unsigned int)n->t_num;
+}
+
+/* ping interval SECONDS: idle WebSocket clients; at most once. */
+static void
+parse_ping(struct parser *ps)
+{
+	struct token	*what, *n;
+	int		 lineno = ps->ps_toks[0].t_lineno;
+
+	what = tok_next(ps);
+	if (!tok_kw(what, "interval")) {
+		expected(ps, what, "\"interval\"");
+		return;
+	}
+	if ((n = tok_next(ps)) == NULL || n->t_type != T_NUMBER) {
+		expected(ps, n, "a number of seconds");
+		return;
+	}
+	if (!end_of_line(ps))
+		return;
+	if (ps->ps_ping_line != 0) {
+		conf_error(ps, lineno, "ping interval given twice, first at "
+		    "line %d", ps->ps_ping_line);
+		return;
+	}
+	ps->ps_ping_line = lineno;
+	if (check_range(ps, n, "ping interval", 0, CONF_MAX_PING))
+		ps->ps_conf->cf_ping_interval = (unsigned int)n->t_num;
 }
 
 /* user NAME, www DIR, journal DIR: each at most once. */
@@ -1324,6 +1360,7 @@ conf_parse(const char *path)
 	cf->cf_max_clients = CONF_DEFAULT_CLIENTS;
 	cf->cf_max_message = CONF_DEFAULT_MESSAGE;
 	cf->cf_history = CONF_DEFAULT_HISTORY;
+	cf->cf_ping_interval = CONF_DEFAULT_PING;
 	ps.ps_conf = cf;
 
 	if (conf_read(&ps) == -1) {

@@ -179,6 +179,7 @@ proc_send_wsd_settings(struct child *c)
 	memset(&ws, 0, sizeof(ws));
 	ws.max_clients = env->h_conf->cf_max_clients;
 	ws.max_message = env->h_conf->cf_max_message;
+	ws.ping_interval = env->h_conf->cf_ping_interval;
 	TAILQ_FOREACH(o, &env->h_conf->cf_origins, o_entry)
 		ws.norigins++;
 	proc_send(c, IPC_WSD_SETTINGS, 0, &ws, sizeof(ws), -1);

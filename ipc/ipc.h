@@ -206,7 +206,7 @@ struct ipc_wsd_settings {
 	uint32_t	max_clients;
 	uint32_t	max_message;	/* bytes */
 	uint32_t	norigins;	/* IPC_ORIGIN messages that follow */
-	uint32_t	pad;
+	uint32_t	ping_interval;	/* s; 0: idle clients are not pinged */
 };
 
 struct ipc_origin {

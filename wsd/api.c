@@ -180,6 +180,7 @@ api_error(struct conn *c, int status, const char *extra, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	utf8_repair(text);
 	api_send(c, status, extra, json_pack("{s:{s:s, s:s}}", "error", "code",
 	    code, "message", text));
 }
@@ -486,6 +487,15 @@ api_route_leave(struct conn *c)
 	wenv->w_nroutes--;
 	free(c->c_route);
 	c->c_route = NULL;
+}
+
+void
+api_route_foreach(void (*fn)(struct conn *, uint64_t), uint64_t arg)
+{
+	struct conn	*c, *tmp;
+
+	TAILQ_FOREACH_SAFE(c, &routes, c_entry, tmp)
+		fn(c, arg);
 }
 
 /* wsd is stopping: route WebSockets close like /ws clients, with 1001. */

@@ -212,6 +212,33 @@ static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Messages quote names cut to a size ("%.64s") in a buffer of a size, and a
+ * cut may fall inside a character: jansson refuses a string that is not
+ * UTF-8, and the client would get no reply at all.  Drop the bytes of any
+ * broken sequence instead.
+ */
+void
+utf8_repair(char *s)
+{
+	unsigned char	*r = (unsigned char *)s, *w = r;
+	uint32_t	 st;
+	size_t		 n;
+
+	while (*r != '\0') {
+		n = *r < 0x80 ? 1 : *r >= 0xf0 ? 4 : *r >= 0xe0 ? 3 : 2;
+		st = 0;
+		if (strnlen((char *)r, n) == n && utf8_validate(&st, r, n) == 0 &&
+		    st == 0) {
+			memmove(w, r, n);
+			w += n;
+			r += n;
+		} else
+			r++;
+	}
+	*w = '\0';
+}
+
 static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...)
@@ -223,6 +250,7 @@ client_reply_error(struct conn *c, json_t *id, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	utf8_repair(text);
 	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
 	    "error", "code", code, "message", text);
 	client_send_reply(c, msg, id);
@@ -452,6 +480,7 @@ pin_fail(struct pin_result *r, int error, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->pr_message, sizeof(r->pr_message), fmt, ap);
 	va_end(ap);
+	utf8_repair(r->pr_message);
 }
 
 /* What wsd can refuse by itself, before asking the helper. */

@@ -34,6 +34,8 @@
 
 static struct evconnlistener	**listeners;
 static unsigned int		 nlisteners;
+static struct event		*ev_ping;	/* the idle clients' sweep */
+static uint64_t			 ping_ms;
 
 struct http_req {
 	char		*method;
@@ -83,6 +85,15 @@ conn_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+static uint64_t
+conn_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /*
@@ -178,6 +189,10 @@ http_free_listeners(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
+	if (ev_ping != NULL)
+		event_free(ev_ping);
+	ev_ping = NULL;
+	ping_ms = 0;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -295,11 +310,30 @@ shared_frame_cleanup(const void *data, size_t len, void *arg)
 	shared_frame_unref(arg);
 }
 
+/*
+ * libevent gives each reference a chain of its own of at least 1 KiB: for a
+ * pin event of 150 bytes that is seven times the frame, and a client that
+ * stops reading would hold several times WSD_MAX_OUTPUT before
+ * conn_over_cap, which counts frame bytes, saw it.  Small frames are
+ * copied into the chain being filled instead (cheaper than that
+ * allocation, too); only large ones, where the chain is a small part, are
+ * shared.
+ */
+#define SHARED_COPY_MAX		4096
+
 void
 conn_send_shared(struct conn *c, struct shared_frame *sf)
 {
 	if (c->c_state != CONN_WS)
 		return;
+	if (sf->sf_len <= SHARED_COPY_MAX) {
+		if (evbuffer_add(bufferevent_get_output(c->c_bev),
+		    sf->sf_data, sf->sf_len) == -1)
+			conn_drop(c);
+		else
+			conn_over_cap(c);
+		return;
+	}
 	sf->sf_refs++;
 	if (evbuffer_add_reference(bufferevent_get_output(c->c_bev),
 	    sf->sf_data, sf->sf_len, shared_frame_cleanup, sf) == -1) {
@@ -411,6 +445,62 @@ ws_on_close(void *arg, int code, const char *reason, size_t len)
 	/* Echo the code, as RFC 6455 5.5.1 asks, and stop. */
 	conn_close(c, code, "");
 	return 1;
+}
+
+/*
+ * Idle clients: one periodic sweep over all of them rather than a timer per
+ * connection, which would cost more than the rest of an idle connection.
+ * A client that has sent nothing for the interval gets an empty ping; one
+ * that sends nothing, pong or otherwise, for the interval after it is
+ * closed with 1001.  The sweep runs four times an interval, so a client is
+ * pinged at most a quarter interval late.
+ */
+static void
+conn_ping_one(struct conn *c, uint64_t now)
+{
+	if (now - c->c_active < ping_ms)
+		return;
+	if (c->c_pinged) {
+		log_debug("client did not answer a ping: closing it");
+		conn_close(c, WS_CLOSE_GOING_AWAY, "ping not answered");
+		return;
+	}
+	c->c_pinged = 1;
+	c->c_active = now;
+	frame_add(c, WS_OP_PING, NULL, 0);
+	conn_over_cap(c);
+}
+
+static void
+conn_ping_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c, *tmp;
+	uint64_t	 now = conn_now_ms();
+
+	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
+		conn_ping_one(c, now);
+	api_route_foreach(conn_ping_one, now);
+}
+
+void
+http_ping_interval(unsigned int seconds)
+{
+	struct timeval	 tv;
+	uint64_t	 tick;
+
+	if ((uint64_t)seconds * 1000 == ping_ms)
+		return;
+	if (ev_ping == NULL && (ev_ping = event_new(wenv->w_base, -1,
+	    EV_PERSIST, conn_ping_sweep, NULL)) == NULL)
+		fatalx("event_new");
+	evtimer_del(ev_ping);
+	ping_ms = (uint64_t)seconds * 1000;
+	if (seconds == 0)
+		return;
+	tick = ping_ms / 4;
+	tv.tv_sec = (time_t)(tick / 1000);
+	tv.tv_usec = (suseconds_t)(tick % 1000 * 1000);
+	evtimer_add(ev_ping, &tv);
 }
 
 static void
@@ -835,6 +925,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	c->c_state = CONN_WS;
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
+	c->c_active = conn_now_ms();
 	if (!route)
 		client_join(c);
 }
@@ -1034,8 +1125,12 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_drop(c);
 		return;
 	}
-	if (c->c_state == CONN_WS)
+	if (c->c_state == CONN_WS) {
+		/* Anything from the client, a pong or not, shows it is there. */
+		c->c_active = conn_now_ms();
+		c->c_pinged = 0;
 		ws_read(c);
+	}
 }
 
 static void

@@ -142,6 +142,7 @@ wsd_settings(const struct ipc_msg *msg)
 	wenv->w_origins_expected = ws.norigins;
 	wenv->w_max_clients = ws.max_clients;
 	wenv->w_max_message = ws.max_message;
+	http_ping_interval(ws.ping_interval);
 }
 
 static void

@@ -43,6 +43,8 @@ struct conn {
 	int			 c_head;	/* the request is a HEAD */
 	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
+	int			 c_pinged;	/* idle: a ping is unanswered */
+	uint64_t		 c_active;	/* monotonic ms: last bytes, or our ping */
 	struct conn_hold	*c_hold;	/* live pin events held back */
 	struct ws_parser	 c_ws;
 	int			 c_waiting;	/* an API answer is on its way */
@@ -126,7 +128,10 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 
 /* http.c */
 int	http_listen(int fd);
+/* http_free_listeners: take no more connections and ping no idle client. */
 void	http_free_listeners(void);
+/* http_ping_interval: ping clients idle so many s, drop them after as many more. */
+void	http_ping_interval(unsigned int);
 /* conn_send_text: one text frame to one client. */
 void	conn_send_text(struct conn *, const char *data, size_t len);
 /* conn_send_shared: a frame encoded once, referenced by many outputs. */
@@ -160,10 +165,14 @@ int	api_route_join(struct conn *, const char *target);
 /* api_route_leave: from client_leave(), for a route WebSocket. */
 void	api_route_leave(struct conn *);
 void	api_route_close_all(int code, const char *reason);
+/* api_route_foreach: fn(c, arg) for each route WebSocket; fn may close c. */
+void	api_route_foreach(void (*fn)(struct conn *, uint64_t), uint64_t arg);
 void	api_route_message(struct conn *, int opcode, const unsigned char *data,
 	    size_t len);
 
 /* client.c */
+/* utf8_repair: drop the bytes of broken UTF-8 sequences (a cut name). */
+void	utf8_repair(char *);
 void	client_init(void);
 void	client_shutdown(void);
 void	client_join(struct conn *);
