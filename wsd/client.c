@@ -781,6 +781,7 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 	struct pending	*p;
 	struct conn	*c;
 	json_t		*msg;
+	char		 text[160];
 
 	if ((p = pending_find(id, REQ_RESUME)) == NULL)
 		return;
@@ -792,13 +793,19 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 			    "ok", 1, "replayed", (json_int_t)he->count, "seq",
 			    (json_int_t)he->seq);
 			client_send_reply(c, msg, p->p_id);
-		} else
-			client_reply_error(c, p->p_id, "history_gone",
-			    "the events after that seq are %s (oldest kept: "
-			    "%" PRIu64 ", last: %" PRIu64 "): take the state "
-			    "from hello", he->status == IPC_HISTORY_GONE ?
-			    "no longer kept" : "not known here", he->oldest,
-			    he->seq);
+		} else {
+			/* oldest and last as fields, for a client to act on. */
+			snprintf(text, sizeof(text), "the events after that "
+			    "seq are %s (oldest kept: %" PRIu64 ", last: %"
+			    PRIu64 "): take the state from hello",
+			    he->status == IPC_HISTORY_GONE ? "no longer kept" :
+			    "not known here", he->oldest, he->seq);
+			msg = json_pack("{s:s, s:b, s:{s:s, s:s, s:I, s:I}}",
+			    "type", "reply", "ok", 0, "error", "code",
+			    "history_gone", "message", text, "oldest",
+			    (json_int_t)he->oldest, "last", (json_int_t)he->seq);
+			client_send_reply(c, msg, p->p_id);
+		}
 		hold_release(c, 1);
 	}
 	pending_free(p);

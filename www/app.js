@@ -340,8 +340,8 @@
 	/*
 	 * A page just opened draws the recent past too: the changes the
 	 * server still keeps, up to HISTORY of them, asked for with the same
-	 * resume.  Below the oldest one kept the answer is history_gone; its
-	 * message names that one, else try closer.  Replies to later tries
+	 * resume.  Below the oldest one kept the answer is history_gone, which
+	 * names that one (error.oldest); else try closer.  Replies to later tries
 	 * may repeat live changes: they are dropped as already had.
 	 */
 	function history(hello, since) {
@@ -350,8 +350,7 @@
 		    { quiet: true }).then((r) => {
 			if (!r.ok && r.error && r.error.code === "history_gone" &&
 			    st.floor < hello.seq) {
-				const m = /oldest kept: (\d+)/.exec(r.error.message || "");
-				const oldest = m ? Number(m[1]) - 1 : NaN;
+				const oldest = Number(r.error.oldest) - 1;
 				history(hello, oldest > st.floor && oldest <= hello.seq ?
 				    oldest : hello.seq - Math.floor((hello.seq - st.floor) / 8));
 				return;

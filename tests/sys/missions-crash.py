@@ -92,6 +92,13 @@ with Gpiows(extra="history 16\n") as g:
         r = await b.request({"op": "resume", "since": first})
         t.eq(r["error"]["code"] if not r["ok"] else None, "history_gone",
              "resume from before the kept history: history_gone")
+        e = r.get("error", {})
+        t.eq((e.get("oldest"), e.get("last")),
+             (b.hello["seq"] - 15, b.hello["seq"]),
+             "history_gone names the oldest change kept (of 16) and the last")
+        r = await b.request({"op": "resume", "since": e.get("oldest", 0) - 1})
+        t.eq((r["ok"], r.get("replayed")), (True, 16),
+             "a resume from just before that oldest one replays all 16")
         r = await b.request({"op": "resume", "since": b.hello["seq"] - 3})
         t.eq((r["ok"], r["replayed"]), (True, 3), "resume within the history replays what is kept")
         r = await b.request({"op": "resume", "since": b.hello["seq"] + 1000})
