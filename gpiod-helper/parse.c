@@ -655,6 +655,12 @@ check_name(struct parser *ps, const struct token *t, const char *what)
 		    "%d bytes)", what, t->t_text, GPIOWS_NAME_MAX);
 		return 0;
 	}
+	/* A URL path segment of its own: /api/pins/NAME, /pin/NAME/on. */
+	if (strcmp(t->t_text, ".") == 0 || strcmp(t->t_text, "..") == 0) {
+		conf_error(ps, t->t_lineno, "invalid %s name \"%s\" (a URL "
+		    "cannot name it)", what, t->t_text);
+		return 0;
+	}
 	return 1;
 }
 
