@@ -25,6 +25,7 @@
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
 
 struct bufferevent;
+struct event;
 struct event_base;
 
 enum conn_state {
@@ -42,6 +43,8 @@ struct conn {
 	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
 	struct conn_hold	*c_hold;	/* live pin events held back */
+	int			 c_tls;		/* accepted on a TLS listener */
+	struct event		*c_tls_timer;	/* handshake + head deadline */
 	struct ws_parser	 c_ws;
 };
 TAILQ_HEAD(connlist, conn);
@@ -85,7 +88,7 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 		    size_t len);
 
 /* http.c */
-int	http_listen(int fd);
+int	http_listen(int fd, int tls);
 void	http_free_listeners(void);
 /* conn_send_text: one text frame to one client. */
 void	conn_send_text(struct conn *, const char *data, size_t len);
@@ -96,6 +99,24 @@ void	conn_send_shared(struct conn *, struct shared_frame *);
 void	shared_frame_unref(struct shared_frame *);
 void	shared_frame_ref(struct shared_frame *);
 void	conn_close(struct conn *, int code, const char *reason);
+
+/* tls.c */
+/* tls_init: before the sandbox, what OpenSSL would load from files. */
+void	tls_init(void);
+/*
+ * tls_keypair: IPC_TLS_KEYPAIR: a new context for connections accepted
+ * from now on (those open keep theirs); the key's bytes in msg are wiped.
+ * -1 when the message is malformed.
+ */
+int	tls_keypair(const struct ipc_msg *);
+/* tls_ready: is there a context to accept TLS connections with? */
+int	tls_ready(void);
+/* tls_accept: fd wrapped for the TLS handshake, c's deadline armed. */
+struct bufferevent *tls_accept(struct conn *, int fd);
+/* tls_close_notify: the orderly end of a TLS connection, before the free. */
+void	tls_close_notify(struct conn *);
+void	tls_conn_free(struct conn *);
+void	tls_shutdown(void);
 
 /* client.c */
 void	client_init(void);
