@@ -70,6 +70,14 @@ tlsctx_new(const char *cert, size_t certlen, const char *key, size_t keylen,
 #ifdef SSL_OP_NO_RENEGOTIATION
 	opts |= SSL_OP_NO_RENEGOTIATION;
 #endif
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/*
+	 * Browsers close without a close_notify; that ends the connection
+	 * like any end of file (wsd's answers always have a known length, so
+	 * nothing can be cut off unnoticed).
+	 */
+	opts |= SSL_OP_IGNORE_UNEXPECTED_EOF;
+#endif
 	SSL_CTX_set_options(ctx, opts);
 	/* Some 34 KB less per idle connection. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

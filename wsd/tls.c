@@ -181,6 +181,27 @@ tls_close_notify(struct conn *c)
 }
 
 void
+tls_log_error(struct conn *c)
+{
+	unsigned long	 e;
+	const char	*reason;
+
+	/*
+	 * libevent keeps OpenSSL's error codes, then SSL_get_error's: that
+	 * one says only "see above", except for a connection cut short.
+	 */
+	while ((e = bufferevent_get_openssl_error(c->c_bev)) != 0) {
+		if (e == SSL_ERROR_SYSCALL)
+			reason = "closed or reset by the client";
+		else if (e <= SSL_ERROR_WANT_CLIENT_HELLO_CB)
+			continue;
+		else if ((reason = ERR_reason_error_string(e)) == NULL)
+			reason = "unknown error";
+		log_debug("TLS connection failed: %s", reason);
+	}
+}
+
+void
 tls_conn_free(struct conn *c)
 {
 	if (c->c_tls_timer != NULL) {

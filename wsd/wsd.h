@@ -115,6 +115,8 @@ int	tls_ready(void);
 struct bufferevent *tls_accept(struct conn *, int fd);
 /* tls_close_notify: the orderly end of a TLS connection, before the free. */
 void	tls_close_notify(struct conn *);
+/* tls_log_error: why a TLS connection failed (handshake), with -v. */
+void	tls_log_error(struct conn *);
 void	tls_conn_free(struct conn *);
 void	tls_shutdown(void);
 
