@@ -385,5 +385,18 @@ with Gpiows(extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s
     loop.run_until_complete(b.close())
     loop.close()
     t.eq(g.children().get("wsd"), wsd, "wsd survived all of it (same pid)")
+
+    # A new wsd gets the certificate the helper last checked, not what the
+    # file holds now (the mismatched key).
+    os.kill(wsd, signal.SIGKILL)
+    g.wait_children(old={"wsd": wsd})
+    got = None
+    deadline = time.monotonic() + 5
+    while got is None and time.monotonic() < deadline:
+        try:
+            got = served_cert()
+        except OSError:
+            time.sleep(0.05)
+    t.ok(got == der(cert2), "a wsd started again after kill -9 serves the last certificate that passed")
 certdir.cleanup()
 t.done()
