@@ -123,7 +123,8 @@ helper_listen(struct helper_env *h)
 			snprintf(h->h_listen_info[h->h_nlisten].addr,
 			    sizeof(h->h_listen_info[0].addr), "%s", host);
 			log_info("dashboard: %s://%s%s%s:%d/",
-			    l->l_tls ? "https" : "http", ai->ai_family == AF_INET6 ? "[" : "", host,
+			    l->l_tls ? "https" : "http",
+			    ai->ai_family == AF_INET6 ? "[" : "", host,
 			    ai->ai_family == AF_INET6 ? "]" : "", l->l_port);
 			h->h_nlisten++;
 		}
