@@ -1,7 +1,8 @@
 """TLS listeners: wss:// and https:// beside a plain listener, TLS 1.2 and
 1.3 only, whatever is not TLS dropped without harm to anyone else, the
 head deadline held through the handshake, the Origin check's port 443, and
-a certificate renewed by SIGHUP without dropping clients."""
+a certificate renewed by SIGHUP without dropping clients, and kept for
+TLS listeners that outlive their statement until a restart."""
 import asyncio
 import base64
 import json
@@ -398,5 +399,31 @@ with Gpiows(extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s
         except OSError:
             time.sleep(0.05)
     t.ok(got == der(cert2), "a wsd started again after kill -9 serves the last certificate that passed")
+
+    # The TLS listener and its certificate both removed from the file: the
+    # listener stays until a restart, and so must its certificate, also
+    # for a wsd started again meanwhile.
+    with open(g.conf) as f:
+        lines = [l for l in f if not l.startswith("tls ") and " tls" not in l]
+    with open(g.conf, "w") as f:
+        f.writelines(lines)
+    n = reloads()
+    g.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while reloads() == n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    t.ok(reloads() == n + 1 and "no tls certificate any more" in g.logtext(),
+         "a reload without the TLS listener and certificate keeps the old certificate, with a warning")
+    wsd = g.wait_children()["wsd"]
+    os.kill(wsd, signal.SIGKILL)
+    g.wait_children(old={"wsd": wsd})
+    got = None
+    deadline = time.monotonic() + 5
+    while got is None and time.monotonic() < deadline:
+        try:
+            got = served_cert()
+        except OSError:
+            time.sleep(0.05)
+    t.ok(got == der(cert2), "and a wsd started again after that still serves TLS with it")
 certdir.cleanup()
 t.done()
