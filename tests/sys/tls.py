@@ -208,8 +208,24 @@ for src, dst in ((cert, live_cert), (key, live_key)):
     with open(src, "rb") as f, open(dst, "wb") as o:
         o.write(f.read())
 
+# The dashboard, and a file large enough to outlast the head deadline when
+# read slowly.
+www = os.path.join(certdir.name, "www")
+os.mkdir(www)
+with open(os.path.join(SRCDIR, "www", "index.html"), "rb") as f:
+    index = f.read()
+with open(os.path.join(www, "index.html"), "wb") as f:
+    f.write(index)
+BIG = os.urandom(24 * 1024 * 1024)
+with open(os.path.join(www, "big.bin"), "wb") as f:
+    f.write(BIG)
+os.chmod(certdir.name, 0o755)
+os.chmod(www, 0o755)
+for name in ("index.html", "big.bin"):
+    os.chmod(os.path.join(www, name), 0o644)
+
 tport = free_port()
-with Gpiows(extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s"\n' %
+with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s"\n' %
             (tport, live_cert, live_key)) as g:
     wsd = g.wait_children()["wsd"]
     wss = "wss://127.0.0.1:%d/ws" % tport
@@ -235,8 +251,6 @@ with Gpiows(extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s
     a, b = loop.run_until_complete(both_kinds())
 
     # https: a file, with its headers, and HEAD.
-    with open(os.path.join(SRCDIR, "www", "index.html"), "rb") as f:
-        index = f.read()
     strict = client_ctx(cert)
     # Python's default tolerates a TCP close in place of a close_notify.
     strict.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
@@ -309,10 +323,51 @@ with Gpiows(extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s" key "%s
     s3, record = handshaken_record(tport)
     jobs.append(("a request record trickled one byte a second", s3, b"", record))
     threads = [threading.Thread(target=stall, args=j) for j in jobs]
+
+    # Meanwhile, a slow reader of a large file over TLS: no deadline runs
+    # while an answer is written, and the connection serves the next request.
+    slow = {}
+
+    def slow_download():
+        s = tls_connect(tport, client_ctx(cert))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(30)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        start = time.monotonic()
+        buf = b""
+        try:
+            chunk = 0
+            while not buf.endswith(BIG[-64:]):
+                d = s.recv(64 * 1024)
+                if not d:
+                    break
+                buf += d
+                chunk += len(d)
+                if chunk >= 64 * 1024:
+                    chunk = 0
+                    # About 2.5 MB/s at most: slow enough to outlast the
+                    # head deadline, fast enough to read what the kernel
+                    # still holds once wsd has written the last byte well
+                    # before the next request's deadline.
+                    time.sleep(0.025)
+            slow["took"] = time.monotonic() - start
+            slow["body"] = buf.partition(b"\r\n\r\n")[2]
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            slow["next"] = s.recv(64)
+        except OSError as e:
+            slow["error"] = str(e)
+        s.close()
+
+    threads.append(threading.Thread(target=slow_download))
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    t.ok(slow.get("took", 0) > HEAD_DEADLINE and slow.get("body") == BIG,
+         "a large file read slowly over TLS arrives whole, past the head deadline (%.1f s)"
+         % slow.get("took", 0), slow.get("error"))
+    t.ok(slow.get("next", b"").startswith(b"HTTP/1.1 200"),
+         "and the kept-alive TLS connection serves the next request", slow.get("next"))
     for name, *_ in jobs:
         took = results.get(name)
         t.ok(took is not None and HEAD_DEADLINE - 2 <= took <= HEAD_DEADLINE + 3,
