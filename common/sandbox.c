@@ -163,7 +163,12 @@ static const char *const sc_base[] = {
 	NULL
 };
 
-/* wsd: accepted sockets and the www files it serves. */
+/*
+ * wsd: accepted sockets and the www files it serves.  TLS adds nothing:
+ * OpenSSL is initialised before the filter (tls_init), and building a
+ * context from memory, handshakes and records need only sc_base (memory,
+ * read, write, getrandom).
+ */
 static const char *const sc_wsd[] = {
 	"accept", "accept4", "shutdown", "setsockopt", "getsockopt",
 	"getsockname", "getpeername",

@@ -40,7 +40,7 @@ struct conf_listen {
 	TAILQ_ENTRY(conf_listen) l_entry;
 	char		*l_addr;	/* as written: "127.0.0.1", "::1", "*" */
 	int		 l_port;
-	int		 l_tls;		/* reserved for the TLS issue; 0 */
+	int		 l_tls;		/* "tls": https and wss */
 	int		 l_lineno;
 };
 
@@ -90,6 +90,18 @@ struct gpiows_conf {
 	TAILQ_HEAD(, conf_chip)	 cf_chips;
 	TAILQ_HEAD(, conf_pin)	 cf_pins;
 	unsigned int	 cf_npins;
+	/*
+	 * "tls certificate FILE key FILE": the paths as written and the files'
+	 * bytes, read and checked by conf_parse; the key's bytes are wiped
+	 * when the configuration is freed.
+	 */
+	char		*cf_tls_cert;
+	char		*cf_tls_key;
+	int		 cf_tls_lineno;
+	char		*cf_tls_cert_pem;
+	size_t		 cf_tls_cert_len;
+	char		*cf_tls_key_pem;
+	size_t		 cf_tls_key_len;
 };
 
 /*
@@ -110,6 +122,15 @@ int			 conf_same_listens(const struct gpiows_conf *a,
  * user, www, journal) between a and b.
  */
 void			 conf_swap_settings(struct gpiows_conf *a,
+			    struct gpiows_conf *b);
+/* conf_has_tls: does a "listen" of cf have "tls"? */
+int			 conf_has_tls(const struct gpiows_conf *cf);
+/*
+ * conf_keep_tls: after conf_swap_settings, when b (the new configuration)
+ * has kept a's TLS listeners but has no certificate of its own, give it
+ * a's.  Returns 1 when it did.
+ */
+int			 conf_keep_tls(struct gpiows_conf *a,
 			    struct gpiows_conf *b);
 /* conf_keywords: NULL-terminated list of every keyword of the grammar. */
 const char * const	*conf_keywords(void);

@@ -119,9 +119,11 @@ helper_listen(struct helper_env *h)
 				fatal("listen");
 			h->h_listen_fds[h->h_nlisten] = fd;
 			h->h_listen_info[h->h_nlisten].port = l->l_port;
+			h->h_listen_info[h->h_nlisten].tls = l->l_tls;
 			snprintf(h->h_listen_info[h->h_nlisten].addr,
 			    sizeof(h->h_listen_info[0].addr), "%s", host);
-			log_info("dashboard: http://%s%s%s:%d/",
+			log_info("dashboard: %s://%s%s%s:%d/",
+			    l->l_tls ? "https" : "http",
 			    ai->ai_family == AF_INET6 ? "[" : "", host,
 			    ai->ai_family == AF_INET6 ? "]" : "", l->l_port);
 			h->h_nlisten++;

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "conf.h"
+#include "tlsctx.h"
 
 #ifndef GPIOWS_DEFAULT_USER
 #define GPIOWS_DEFAULT_USER	"gpiows"
@@ -95,6 +96,9 @@ static const char * const conf_kw[] = {
 	"history",
 	"ping",
 	"interval",
+	"tls",
+	"certificate",
+	"key",
 /* KEYWORDS END */
 	NULL
 };
@@ -157,6 +161,8 @@ struct parser {
 	int		 ps_message_line;
 	int		 ps_history_line;
 	int		 ps_ping_line;
+	int		 ps_tls_line;
+	int		 ps_tls_seen;	/* a tls statement, even a broken one */
 };
 
 static void	*ps_grow(struct parser *, void *, size_t *, size_t, size_t);
@@ -194,11 +200,15 @@ static void	 parse_origin(struct parser *);
 static void	 parse_max(struct parser *);
 static void	 parse_history(struct parser *);
 static void	 parse_ping(struct parser *);
+static void	 parse_tls(struct parser *);
 static void	 parse_setting(struct parser *, char **, int *, const char *);
 static void	 parse_chip(struct parser *);
 static void	 parse_bit(struct parser *, const struct token *, int *);
 static void	 parse_pin(struct parser *);
 static void	 resolve_pins(struct parser *);
+static char	*tls_read(struct parser *, const char *, const char *,
+		    size_t *);
+static void	 check_tls(struct parser *);
 static char	*make_absolute(struct parser *, const char *);
 static int	 conf_finish(struct parser *);
 static int	 err_cmp(const void *, const void *);
@@ -593,11 +603,29 @@ tok_kw(const struct token *t, const char *word)
 	    strcmp(t->t_text, word) == 0;
 }
 
+/*
+ * Words that became keywords after configurations had used them as names
+ * ("pin key ..."): they still stand for a name, path or label wherever one
+ * is expected.
+ */
+static const char * const conf_kw_names[] = {
+	"tls", "certificate", "key", NULL
+};
+
 /* A token that can stand for a name, path or label: not a keyword, not "". */
 static int
 tok_value(const struct token *t)
 {
-	return t != NULL && t->t_type != T_KEYWORD && t->t_text[0] != '\0';
+	const char * const *kw;
+
+	if (t == NULL || t->t_text[0] == '\0')
+		return 0;
+	if (t->t_type != T_KEYWORD)
+		return 1;
+	for (kw = conf_kw_names; *kw != NULL; kw++)
+		if (strcmp(t->t_text, *kw) == 0)
+			return 1;
+	return 0;
 }
 
 /* The syntax error of a statement: report it, and parse no further. */
@@ -699,6 +727,8 @@ parse_statement(struct parser *ps)
 		parse_history(ps);
 	else if (tok_kw(t, "ping"))
 		parse_ping(ps);
+	else if (tok_kw(t, "tls"))
+		parse_tls(ps);
 	else if (tok_kw(t, "chip"))
 		parse_chip(ps);
 	else if (tok_kw(t, "pin"))
@@ -709,12 +739,12 @@ parse_statement(struct parser *ps)
 		expected(ps, t, "a statement keyword");
 }
 
-/* listen on ADDR port N */
+/* listen on ADDR port N [tls] */
 static void
 parse_listen(struct parser *ps)
 {
 	struct conf_listen	*l;
-	struct token		*t, *addr, *port;
+	struct token		*t, *addr, *port, *tls;
 	struct in6_addr		 in6;
 	struct in_addr		 in4;
 	int			 lineno = ps->ps_toks[0].t_lineno, ok = 1;
@@ -746,6 +776,11 @@ parse_listen(struct parser *ps)
 	}
 	if (!check_range(ps, port, "port", 1, 65535))
 		ok = 0;
+	tls = tok_next(ps);
+	if (tls != NULL && !tok_kw(tls, "tls")) {
+		expected(ps, tls, "\"tls\" or end of line");
+		return;
+	}
 	if (!end_of_line(ps) || !ok)
 		return;
 
@@ -764,6 +799,7 @@ parse_listen(struct parser *ps)
 		return;
 	}
 	l->l_port = (int)port->t_num;
+	l->l_tls = tls != NULL;
 	l->l_lineno = lineno;
 	TAILQ_INSERT_TAIL(&ps->ps_conf->cf_listens, l, l_entry);
 }
@@ -907,6 +943,48 @@ parse_ping(struct parser *ps)
 	ps->ps_ping_line = lineno;
 	if (check_range(ps, n, "ping interval", 0, CONF_MAX_PING))
 		ps->ps_conf->cf_ping_interval = (unsigned int)n->t_num;
+}
+
+/*
+ * tls certificate FILE key FILE: at most once.  The files are read and
+ * checked once the whole file is parsed (check_tls).
+ */
+static void
+parse_tls(struct parser *ps)
+{
+	struct gpiows_conf	*cf = ps->ps_conf;
+	struct token		*t, *cert, *key;
+	int			 lineno = ps->ps_toks[0].t_lineno;
+
+	ps->ps_tls_seen = 1;	/* its listeners need no error of their own */
+	if (!tok_kw(t = tok_next(ps), "certificate")) {
+		expected(ps, t, "\"certificate\"");
+		return;
+	}
+	if (!tok_value(cert = tok_next(ps))) {
+		expected(ps, cert, "a certificate file");
+		return;
+	}
+	if (!tok_kw(t = tok_next(ps), "key")) {
+		expected(ps, t, "\"key\"");
+		return;
+	}
+	if (!tok_value(key = tok_next(ps))) {
+		expected(ps, key, "a key file");
+		return;
+	}
+	if (!end_of_line(ps))
+		return;
+	if (ps->ps_tls_line != 0) {
+		conf_error(ps, lineno, "tls certificate given twice, first at "
+		    "line %d", ps->ps_tls_line);
+		return;
+	}
+	ps->ps_tls_line = lineno;
+	if ((cf->cf_tls_cert = strdup(cert->t_text)) == NULL ||
+	    (cf->cf_tls_key = strdup(key->t_text)) == NULL)
+		ps->ps_oom = 1;
+	cf->cf_tls_lineno = lineno;
 }
 
 /* user NAME, www DIR, journal DIR: each at most once. */
@@ -1289,6 +1367,122 @@ resolve_pins(struct parser *ps)
 	}
 }
 
+/*
+ * A certificate or key file, whole, relative to the directory of the
+ * configuration; NULL with the error reported at the tls line.  The helper
+ * reads it as root: wsd gets the bytes, never the file.
+ */
+static char *
+tls_read(struct parser *ps, const char *what, const char *path, size_t *lenp)
+{
+	char		*abs, *buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, lineno = ps->ps_tls_line;
+
+	if ((abs = make_absolute(ps, path)) == NULL) {
+		ps->ps_oom = 1;
+		return NULL;
+	}
+	/* One byte more than allowed, to tell a file that is too large. */
+	if ((buf = malloc(IPC_TLS_PEM_MAX + 1)) == NULL) {
+		free(abs);
+		ps->ps_oom = 1;
+		return NULL;
+	}
+	if ((fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		conf_error(ps, lineno, "%s \"%s\": %s", what, path,
+		    strerror(errno));
+		goto fail;
+	}
+	while (len <= IPC_TLS_PEM_MAX) {
+		n = read(fd, buf + len, IPC_TLS_PEM_MAX + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			conf_error(ps, lineno, "%s \"%s\": %s", what, path,
+			    strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	if (len > IPC_TLS_PEM_MAX) {
+		conf_error(ps, lineno, "%s \"%s\": larger than %d bytes",
+		    what, path, IPC_TLS_PEM_MAX);
+		goto fail;
+	}
+	if (len == 0) {
+		conf_error(ps, lineno, "%s \"%s\": empty file", what, path);
+		goto fail;
+	}
+	free(abs);
+	*lenp = len;
+	return buf;
+fail:
+	explicit_bzero(buf, IPC_TLS_PEM_MAX + 1);
+	free(buf);
+	free(abs);
+	return NULL;
+}
+
+/*
+ * Every TLS listener needs the certificate; the certificate and key must
+ * load the way wsd will load them, so gpiod-helper -n finds what wsd would.
+ */
+static void
+check_tls(struct parser *ps)
+{
+	struct gpiows_conf	*cf = ps->ps_conf;
+	struct conf_listen	*l;
+	enum tlsctx_error	 what;
+	SSL_CTX			*ctx;
+	char			 err[256];
+
+	if (!ps->ps_tls_seen) {
+		TAILQ_FOREACH(l, &cf->cf_listens, l_entry)
+			if (l->l_tls)
+				conf_error(ps, l->l_lineno, "listen with tls "
+				    "needs \"tls certificate FILE key FILE\"");
+		return;
+	}
+	if (ps->ps_tls_line == 0 || cf->cf_tls_cert == NULL ||
+	    cf->cf_tls_key == NULL)
+		return;
+	cf->cf_tls_cert_pem = tls_read(ps, "certificate", cf->cf_tls_cert,
+	    &cf->cf_tls_cert_len);
+	cf->cf_tls_key_pem = tls_read(ps, "key", cf->cf_tls_key,
+	    &cf->cf_tls_key_len);
+	if (cf->cf_tls_cert_pem == NULL || cf->cf_tls_key_pem == NULL)
+		return;
+	if ((ctx = tlsctx_new(cf->cf_tls_cert_pem, cf->cf_tls_cert_len,
+	    cf->cf_tls_key_pem, cf->cf_tls_key_len, &what, err,
+	    sizeof(err))) != NULL) {
+		SSL_CTX_free(ctx);
+		return;
+	}
+	switch (what) {
+	case TLSCTX_E_CERT:
+		conf_error(ps, ps->ps_tls_line, "certificate \"%s\": %s",
+		    cf->cf_tls_cert, err);
+		break;
+	case TLSCTX_E_KEY:
+		conf_error(ps, ps->ps_tls_line, "key \"%s\": %s",
+		    cf->cf_tls_key, err);
+		break;
+	case TLSCTX_E_MATCH:
+		conf_error(ps, ps->ps_tls_line, "key \"%s\" does not match "
+		    "certificate \"%s\"", cf->cf_tls_key, cf->cf_tls_cert);
+		break;
+	default:
+		conf_error(ps, ps->ps_tls_line, "tls: %s", err);
+		break;
+	}
+}
+
 /* dirname(ps_path) + "/" + path, the directory made absolute. */
 static char *
 make_absolute(struct parser *ps, const char *path)
@@ -1380,6 +1574,8 @@ conf_parse(const char *path)
 	lex_clear(&ps);
 	if (!ps.ps_oom)
 		resolve_pins(&ps);
+	if (!ps.ps_oom)
+		check_tls(&ps);
 	if (ps.ps_oom) {
 		fprintf(stderr, "%s: %s\n", path, strerror(ENOMEM));
 		goto fail;
@@ -1439,6 +1635,12 @@ conf_free(struct gpiows_conf *cf)
 		free(p->p_line_name);
 		free(p);
 	}
+	if (cf->cf_tls_key_pem != NULL)
+		explicit_bzero(cf->cf_tls_key_pem, cf->cf_tls_key_len);
+	free(cf->cf_tls_key_pem);
+	free(cf->cf_tls_cert_pem);
+	free(cf->cf_tls_cert);
+	free(cf->cf_tls_key);
 	free(cf->cf_path);
 	free(cf->cf_user);
 	free(cf->cf_www);
@@ -1482,4 +1684,40 @@ conf_swap_settings(struct gpiows_conf *a, struct gpiows_conf *b)
 		TAILQ_REMOVE(&tmp, l, l_entry);
 		TAILQ_INSERT_TAIL(&b->cf_listens, l, l_entry);
 	}
+}
+
+int
+conf_has_tls(const struct gpiows_conf *cf)
+{
+	const struct conf_listen	*l;
+
+	TAILQ_FOREACH(l, &cf->cf_listens, l_entry)
+		if (l->l_tls)
+			return 1;
+	return 0;
+}
+
+int
+conf_keep_tls(struct gpiows_conf *a, struct gpiows_conf *b)
+{
+	char	*s;
+	size_t	 n;
+	int	 i;
+
+	if (!conf_has_tls(b) || b->cf_tls_cert_pem != NULL ||
+	    a->cf_tls_cert_pem == NULL)
+		return 0;
+	s = a->cf_tls_cert, a->cf_tls_cert = b->cf_tls_cert, b->cf_tls_cert = s;
+	s = a->cf_tls_key, a->cf_tls_key = b->cf_tls_key, b->cf_tls_key = s;
+	i = a->cf_tls_lineno, a->cf_tls_lineno = b->cf_tls_lineno,
+	    b->cf_tls_lineno = i;
+	s = a->cf_tls_cert_pem, a->cf_tls_cert_pem = b->cf_tls_cert_pem,
+	    b->cf_tls_cert_pem = s;
+	n = a->cf_tls_cert_len, a->cf_tls_cert_len = b->cf_tls_cert_len,
+	    b->cf_tls_cert_len = n;
+	s = a->cf_tls_key_pem, a->cf_tls_key_pem = b->cf_tls_key_pem,
+	    b->cf_tls_key_pem = s;
+	n = a->cf_tls_key_len, a->cf_tls_key_len = b->cf_tls_key_len,
+	    b->cf_tls_key_len = n;
+	return 1;
 }

@@ -271,6 +271,14 @@ pins_reload(struct helper_env *h, struct gpiows_conf *conf)
 		    "effect at the next restart", conf->cf_path);
 	/* Those stay as they are in the running helper. */
 	conf_swap_settings(old, conf);
+	/*
+	 * A new certificate takes effect now (renewals need no restart); the
+	 * TLS listeners that stay until then need the old one if the file no
+	 * longer names any.
+	 */
+	if (conf_keep_tls(old, conf))
+		log_warnx("%s: no tls certificate any more: the TLS listeners "
+		    "keep the old one until the next restart", conf->cf_path);
 	h->h_conf = conf;
 	if (pins_build(h, conf, 1, err, sizeof(err)) == -1)
 		fatalx("reload: %s", err);

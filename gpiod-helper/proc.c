@@ -169,6 +169,39 @@ proc_pair(void)
 	close(sv[1]);
 }
 
+/*
+ * The certificate chain and key for wsd's TLS listeners, from the bytes
+ * the helper read (and checked) with the configuration: wsd cannot open the
+ * files, and a wsd restarted later gets what was checked, not what the
+ * files hold by then.  The copy made here is wiped.
+ */
+static void
+proc_send_tls(struct child *c)
+{
+	const struct gpiows_conf *cf = env->h_conf;
+	struct ipc_tls		 t;
+	unsigned char		*buf;
+	size_t			 len;
+
+	if (!conf_has_tls(cf) || cf->cf_tls_cert_pem == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.cert_len = cf->cf_tls_cert_len;
+	t.key_len = cf->cf_tls_key_len;
+	len = sizeof(t) + cf->cf_tls_cert_len + cf->cf_tls_key_len;
+	if ((buf = malloc(len)) == NULL) {
+		log_warn("%s: certificate not sent", c->c_name);
+		return;
+	}
+	memcpy(buf, &t, sizeof(t));
+	memcpy(buf + sizeof(t), cf->cf_tls_cert_pem, cf->cf_tls_cert_len);
+	memcpy(buf + sizeof(t) + cf->cf_tls_cert_len, cf->cf_tls_key_pem,
+	    cf->cf_tls_key_len);
+	proc_send(c, IPC_TLS_KEYPAIR, 0, buf, len, -1);
+	explicit_bzero(buf, len);
+	free(buf);
+}
+
 static void
 proc_send_wsd_settings(struct child *c)
 {
@@ -188,6 +221,7 @@ proc_send_wsd_settings(struct child *c)
 		snprintf(io.origin, sizeof(io.origin), "%s", o->o_origin);
 		proc_send(c, IPC_ORIGIN, 0, &io, sizeof(io), -1);
 	}
+	proc_send_tls(c);
 }
 
 static void

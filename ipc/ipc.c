@@ -143,7 +143,11 @@ ipc_check_size(const struct ipc_msg *msg, size_t size)
 	return msg->hdr.len == size;
 }
 
-/* A queued message, kept whole so that one datagram stays one datagram. */
+/*
+ * A queued message, kept whole so that one datagram stays one datagram.
+ * Its payload is wiped before it is freed: it may be a private key
+ * (IPC_TLS_KEYPAIR).
+ */
 struct ipc_out {
 	TAILQ_ENTRY(ipc_out)	 o_entry;
 	uint16_t		 o_type;
@@ -209,6 +213,7 @@ ipc_chan_write(evutil_socket_t fd, short what, void *arg)
 		c->c_queued -= o->o_len + sizeof(struct ipc_hdr);
 		if (o->o_fd != -1)
 			close(o->o_fd);
+		explicit_bzero(o->o_data, o->o_len);
 		free(o);
 	}
 	if (TAILQ_EMPTY(&c->c_outq))
@@ -258,6 +263,7 @@ ipc_chan_free(struct ipc_chan *c)
 		TAILQ_REMOVE(&c->c_outq, o, o_entry);
 		if (o->o_fd != -1)
 			close(o->o_fd);
+		explicit_bzero(o->o_data, o->o_len);
 		free(o);
 	}
 	if (c->c_rev != NULL)

@@ -59,6 +59,9 @@ enum ipc_type {
 	IPC_HISTORY_END,	/* struct ipc_history_end: answers IPC_HISTORY;
 				   the IPC_PIN_EVENTs before it carry its id */
 	IPC_PIN_HOLDER,		/* struct ipc_pin_holder: a pin held or freed */
+	IPC_TLS_KEYPAIR,	/* struct ipc_tls, then the certificate chain and
+				   the private key, PEM (wsd, before any TLS
+				   listener, and again after a reload) */
 
 	/* 200-299: child -> helper */
 	IPC_PIN_GET = 200,	/* struct ipc_pin_req */
@@ -195,8 +198,21 @@ struct ipc_pin_holder {
 	uint32_t	holder;		/* 0: free */
 };
 
+/*
+ * The PEM certificate chain (cert_len bytes) and private key (key_len
+ * bytes) follow the struct: the message is exactly sizeof(struct ipc_tls) +
+ * cert_len + key_len bytes.  wsd cannot open the files (it is chrooted and
+ * they are root's); it wipes the key's bytes once loaded.
+ */
+#define IPC_TLS_PEM_MAX		30000	/* bytes of each file */
+
+struct ipc_tls {
+	uint32_t	cert_len;
+	uint32_t	key_len;
+};
+
 struct ipc_listener {
-	uint32_t	tls;		/* reserved: 0 */
+	uint32_t	tls;		/* 1: TLS (https, wss), 0: plain */
 	uint32_t	port;		/* for the log and the dashboard URL */
 	char		addr[64];	/* numeric address, for the log */
 };

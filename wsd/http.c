@@ -36,6 +36,7 @@ static struct evconnlistener	**listeners;
 static unsigned int		 nlisteners;
 static struct event		*ev_ping;	/* the idle clients' sweep */
 static uint64_t			 ping_ms;
+static int			 listener_tls = 1;	/* the arg of TLS ones */
 
 struct http_req {
 	char		*method;
@@ -132,8 +133,11 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	c->c_bev = bufferevent_socket_new(wenv->w_base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	if (arg == &listener_tls)
+		c->c_bev = tls_accept(c, fd);
+	else
+		c->c_bev = bufferevent_socket_new(wenv->w_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->c_bev == NULL) {
 		close(fd);
 		free(c);
@@ -157,7 +161,7 @@ listen_error(struct evconnlistener *l, void *arg)
 }
 
 int
-http_listen(int fd)
+http_listen(int fd, int tls)
 {
 	struct evconnlistener	*l, **nl;
 
@@ -168,7 +172,8 @@ http_listen(int fd)
 	}
 	listeners = nl;
 	evutil_make_socket_nonblocking(fd);
-	l = evconnlistener_new(wenv->w_base, conn_accept, NULL,
+	l = evconnlistener_new(wenv->w_base, conn_accept,
+	    tls ? &listener_tls : NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);	/* already listening */
 	if (l == NULL) {
 		close(fd);
@@ -380,6 +385,7 @@ conn_free(struct conn *c)
 	if (c->c_state == CONN_WS)
 		client_leave(c);
 	ws_parser_free(&c->c_ws);
+	tls_conn_free(c);
 	bufferevent_free(c->c_bev);
 	free(c);
 	if (--wenv->w_nconns == 0 && wenv->w_stopping)
@@ -847,7 +853,7 @@ hostport(const char *s, const char *defport, char *out, size_t outlen)
  * some, exactly those ("null", a page opened from a file, only if listed).
  */
 static int
-origin_allowed(const struct http_req *r)
+origin_allowed(const struct conn *c, const struct http_req *r)
 {
 	const char	*o = r->origin, *hp;
 	char		 a[300], b[300];
@@ -863,18 +869,20 @@ origin_allowed(const struct http_req *r)
 	}
 	if (r->host == NULL)
 		return 0;
-	if (strncasecmp(o, "http://", 7) == 0)
+	if (strncasecmp(o, "http://", 7) == 0 && !c->c_tls)
 		hp = o + 7;
 	else if (strncasecmp(o, "https://", 8) == 0)
 		hp = o + 8;
 	else
-		return 0;
+		return 0;	/* on TLS, an http page is another origin */
 	/*
-	 * A Host without a port is the default port of the page's scheme:
-	 * behind a TLS proxy on 443 the page is https and the Host bare.
+	 * A Host without a port is the default port of the connection's
+	 * scheme: 443 on a TLS listener.  On a plain one, that of the page's
+	 * scheme: behind a TLS proxy on 443 the page is https, the Host bare.
 	 */
 	if (hostport(hp, hp == o + 7 ? "80" : "443", a, sizeof(a)) == -1 ||
-	    hostport(r->host, hp == o + 7 ? "80" : "443", b, sizeof(b)) == -1)
+	    hostport(r->host, c->c_tls || hp == o + 8 ? "443" : "80", b,
+	    sizeof(b)) == -1)
 		return 0;
 	return strcmp(a, b) == 0;
 }
@@ -908,7 +916,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 404, "Not Found", NULL);
 		return;
 	}
-	if (!origin_allowed(r)) {
+	if (!origin_allowed(c, r)) {
 		log_info("WebSocket from origin %.100s refused", r->origin);
 		http_error(c, 403, "Forbidden", NULL);
 		return;
@@ -1021,7 +1029,7 @@ http_api(struct conn *c, struct http_req *r, size_t hlen)
 	ar.ar_target = r->target;
 	ar.ar_ctype = r->content_type;
 	ar.ar_origin = r->origin;
-	ar.ar_origin_ok = origin_allowed(r);
+	ar.ar_origin_ok = origin_allowed(c, r);
 	ar.ar_body = body;
 	ar.ar_len = blen;
 	api_request(c, &ar);
@@ -1142,9 +1150,10 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (c->c_state == CONN_CLOSING)
+	if (c->c_state == CONN_CLOSING) {
+		tls_close_notify(c);
 		conn_free(c);
-	else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
+	} else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
 	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
@@ -1160,6 +1169,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (c->c_dead)
 		return;
+	if (what & BEV_EVENT_CONNECTED)
+		return;		/* TLS handshake done */
+	if (c->c_tls && (what & BEV_EVENT_ERROR))
+		tls_log_error(c);
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("connection timed out (%s)",
 		    c->c_state == CONN_HTTP ? "request head" : "closing");

@@ -243,10 +243,17 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 			fatalx("helper sent a bad listener");
 		memcpy(&li, msg->data, sizeof(li));
 		li.addr[sizeof(li.addr) - 1] = '\0';
-		if (http_listen(msg->fd) == -1)
+		if (li.tls > 1 || (li.tls && !tls_ready()))
+			fatalx("helper sent a bad listener");
+		if (http_listen(msg->fd, li.tls) == -1)
 			fatal("listener %s port %u", li.addr, li.port);
-		log_debug("serving %s port %u", li.addr, li.port);
+		log_debug("serving %s port %u%s", li.addr, li.port,
+		    li.tls ? " (TLS)" : "");
 		return 0;
+	case IPC_TLS_KEYPAIR:
+		if (msg->fd != -1 || tls_keypair(msg) == -1)
+			fatalx("helper sent a bad TLS key pair");
+		break;
 	case IPC_PEER:
 		if (msg->fd == -1 || !ipc_check_size(msg, sizeof(peer)))
 			fatalx("helper sent a bad peer channel");
@@ -337,6 +344,7 @@ main(int argc, char *argv[])
 	    O_CLOEXEC)) == -1)
 		fatal("www %s", o.co_root);
 	json_object_seed(0);
+	tls_init();
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	sandbox_child_enter(&o, SANDBOX_WSD, ppid);
@@ -361,6 +369,7 @@ main(int argc, char *argv[])
 	free(w.w_stage);
 	wsd_free_origins();
 	close(w.w_wwwfd);
+	tls_shutdown();
 	event_base_free(w.w_base);
 	return 0;
 }

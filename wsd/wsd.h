@@ -26,6 +26,7 @@
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
 struct bufferevent;
+struct event;
 struct event_base;
 struct api_route;
 
@@ -46,6 +47,8 @@ struct conn {
 	int			 c_pinged;	/* idle: a ping is unanswered */
 	uint64_t		 c_active;	/* monotonic ms: last bytes, or our ping */
 	struct conn_hold	*c_hold;	/* live pin events held back */
+	int			 c_tls;		/* accepted on a TLS listener */
+	struct event		*c_tls_timer;	/* handshake + head deadline */
 	struct ws_parser	 c_ws;
 	int			 c_waiting;	/* an API answer is on its way */
 	struct api_route	*c_route;	/* a /pin/NAME/ACTION WebSocket */
@@ -127,7 +130,7 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 		    size_t len);
 
 /* http.c */
-int	http_listen(int fd);
+int	http_listen(int fd, int tls);
 /* http_free_listeners: take no more connections and ping no idle client. */
 void	http_free_listeners(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
@@ -169,6 +172,26 @@ void	api_route_close_all(int code, const char *reason);
 void	api_route_foreach(void (*fn)(struct conn *, uint64_t), uint64_t arg);
 void	api_route_message(struct conn *, int opcode, const unsigned char *data,
 	    size_t len);
+
+/* tls.c */
+/* tls_init: before the sandbox, what OpenSSL would load from files. */
+void	tls_init(void);
+/*
+ * tls_keypair: IPC_TLS_KEYPAIR: a new context for connections accepted
+ * from now on (those open keep theirs); the key's bytes in msg are wiped.
+ * -1 when the message is malformed.
+ */
+int	tls_keypair(const struct ipc_msg *);
+/* tls_ready: is there a context to accept TLS connections with? */
+int	tls_ready(void);
+/* tls_accept: fd wrapped for the TLS handshake, c's deadline armed. */
+struct bufferevent *tls_accept(struct conn *, int fd);
+/* tls_close_notify: the orderly end of a TLS connection, before the free. */
+void	tls_close_notify(struct conn *);
+/* tls_log_error: why a TLS connection failed (handshake), with -v. */
+void	tls_log_error(struct conn *);
+void	tls_conn_free(struct conn *);
+void	tls_shutdown(void);
 
 /* client.c */
 /* utf8_repair: drop the bytes of broken UTF-8 sequences (a cut name). */
