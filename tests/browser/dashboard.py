@@ -399,6 +399,9 @@ with Gpiows() as g:
                                '.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className)')
             t.eq(cut, [], "%s: no card or panel cuts its content" % name)
             shot(name, name)
+            # Screen readers, keyboard, contrast: axe-core's WCAG 2.1 AA rules.
+            t.eq(b.call("axe", page=name), [],
+                 "%s: no WCAG 2.1 A/AA violation found by axe-core" % name)
             b.call("click", page=name, selector="#tab-json")
             b.call("fill", page=name, selector="#json",
                    value='{\n  "name": "oops",\n  "steps": [\n    {"wait": {"pin": "quiet", "edge": "rising", "timeout_ms": 100}}\n  ]\n}')

@@ -5,11 +5,11 @@
 //
 // First line out: {"ready":true} or {"ready":false,"reason":"..."}.
 // Commands: {"id":N,"cmd":"open"|"goto"|"eval"|"wait"|"click"|"fill"|
-// "press"|"select"|"screenshot"|"viewport"|"errors"|"close"|"quit",...};
+// "press"|"select"|"screenshot"|"viewport"|"axe"|"errors"|"close"|"quit",...};
 // answers: {"id":N,"ok":true,"value":...} or {"id":N,"ok":false,"error":"..."}.
 //
 // Environment: GPIOWS_NODE_MODULES, the node_modules holding playwright-core
-// (tests/browser/node_modules by default); GPIOWS_CHROMIUM, the browser
+// and axe-core (tests/browser/node_modules by default); GPIOWS_CHROMIUM, the browser
 // (/usr/bin/chromium).
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
@@ -118,6 +118,22 @@ const commands = {
 	async viewport(c) {
 		await pageOf(c.page).setViewportSize({ width: c.width, height: c.height });
 		return null;
+	},
+	/*
+	 * axe-core's WCAG 2.1 A and AA rules on the page as it is: the
+	 * violations, each with its rule, impact and the first few elements.
+	 */
+	async axe(c) {
+		const page = pageOf(c.page);
+		if (!await page.evaluate("typeof axe !== 'undefined'"))
+			await page.addScriptTag({ path: path.join(nm, "axe-core", "axe.min.js") });
+		return await page.evaluate(async () => {
+			const r = await axe.run(document, { runOnly: { type: "tag",
+			    values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+			return r.violations.map((v) => ({ id: v.id, impact: v.impact,
+			    nodes: v.nodes.length,
+			    targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+		});
 	},
 	async errors(c) {
 		return pages.get(c.page)?.errors || [];
