@@ -30,6 +30,7 @@ enum req_kind {
 #define HOLD_MS		250	/* a new client's live pin events wait so long */
 #define HOLD_MAX	4096	/* at most so many of them */
 #define MISSIONS_KEPT	200	/* ended missions wsd keeps for hello */
+#define USERS_MS	100	/* at most one users message per so long */
 
 /*
  * A new client's live pin events are held until its first request, for at
@@ -67,6 +68,8 @@ static struct pendinglist	 pendings = TAILQ_HEAD_INITIALIZER(pendings);
 static uint32_t			 next_reqid = 1;
 static struct event		*ev_users;
 static unsigned int		 users_sent;
+static uint64_t			 users_last;	/* monotonic us of the last */
+static int			 users_joined;	/* a client joined since */
 
 static void
 client_send_json(struct conn *c, json_t *msg)
@@ -310,9 +313,14 @@ client_hello(struct conn *c)
 }
 
 /*
- * The users count goes out once per turn of the event loop, however many
- * clients came or went in it: N clients connecting cost N messages each
- * round, not one per connect to everybody.
+ * The users count goes out at most once per USERS_MS, with the count of
+ * that moment: a change after a quiet spell goes out at the end of the
+ * loop's turn, later ones wait for the interval to end.  Each message costs
+ * one delivery to every client, so clients arriving at a rate r cost
+ * r * N / turn with a per-turn rule but only N per USERS_MS with this one:
+ * N clients connecting cost O(N), not O(N^2).  The last count always goes
+ * out: the timer is armed whenever the count changes.  A client that joined
+ * gets one even when the count is back where it was (one left meanwhile).
  */
 static void
 client_users_cb(evutil_socket_t fd, short what, void *arg)
@@ -320,9 +328,11 @@ client_users_cb(evutil_socket_t fd, short what, void *arg)
 	char	 s[64];
 	int	 n;
 
-	if (wenv->w_nclients == users_sent)
+	if (wenv->w_nclients == users_sent && !users_joined)
 		return;
 	users_sent = wenv->w_nclients;
+	users_joined = 0;
+	users_last = mono_us();
 	n = snprintf(s, sizeof(s), "{\"type\":\"users\",\"count\":%u}",
 	    users_sent);
 	client_broadcast(s, (size_t)n);
@@ -331,7 +341,16 @@ client_users_cb(evutil_socket_t fd, short what, void *arg)
 static void
 client_users_changed(void)
 {
-	event_active(ev_users, EV_TIMEOUT, 0);
+	struct timeval	 tv = { 0, 0 };
+	uint64_t	 now, next;
+
+	if (evtimer_pending(ev_users, NULL))
+		return;
+	now = mono_us();
+	next = users_last + USERS_MS * 1000;
+	if (users_last != 0 && next > now)
+		tv.tv_usec = (suseconds_t)(next - now);
+	evtimer_add(ev_users, &tv);
 }
 
 void
@@ -339,7 +358,7 @@ client_init(void)
 {
 	if ((wenv->w_missions = json_array()) == NULL)
 		fatalx("json_array");
-	if ((ev_users = event_new(wenv->w_base, -1, 0, client_users_cb,
+	if ((ev_users = evtimer_new(wenv->w_base, client_users_cb,
 	    NULL)) == NULL || (ev_hold = evtimer_new(wenv->w_base, hold_cb,
 	    NULL)) == NULL)
 		fatalx("event_new");
@@ -376,6 +395,7 @@ client_join(struct conn *c)
 		if (TAILQ_FIRST(&holds) == h)
 			hold_arm();
 	}
+	users_joined = 1;
 	client_users_changed();
 }
 
