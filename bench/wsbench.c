@@ -17,7 +17,9 @@
  *	  over -n toggles after a warm-up, with blocking sockets so that the
  *	  client adds as little as it can.
  * fanout -l listeners and one toggler: for each toggle, paced so that none
- *	  overlap, the time until the last listener has the event; then
+ *	  overlap, the time until the last listener has the event: in its
+ *	  socket (the kernel's receive timestamp, SO_TIMESTAMPNS) and read
+ *	  by us (which adds our own time to read 1,000 sockets); then
  *	  toggling flat out (-w toggles in flight) for a few seconds:
  *	  deliveries per second and server CPU per delivery.
  * idle	  -n connections that stay idle: the server's RSS (VmRSS of -R) per
@@ -27,6 +29,7 @@
  */
 #include "config.h"
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -364,25 +367,10 @@ static int		 greet_target;
 
 /* fanout state */
 static struct wc	*toggler;
-static int		 phase;		/* 0 setup, 1 paced, 2 flat out, 3 drain */
 static int		 nlisteners;
-static int		 got_events, got_reply;
-static uint64_t		 t_sent;
-static uint64_t		*lat;
-static int		 nlat, paced_n = 500, paced_i;
-static unsigned long long delivered;
-static int		 window = 4, outstanding, flat_sent;
-static uint64_t		 flat_start, flat_last, flat_end_at;
-static unsigned long long flat_c0;
-static struct event	*ev_timer;
-
-static void
-timer_in(struct event *ev, long us)
-{
-	struct timeval	 tv = { us / 1000000, us % 1000000 };
-
-	evtimer_add(ev, &tv);
-}
+static uint64_t		*lat, *lat_read;	/* socket's time, ours */
+static int		 nlat, paced_n = 500;
+static int		 window = 4;
 
 static void
 once_in(event_callback_fn cb, long us)
@@ -394,8 +382,6 @@ once_in(event_callback_fn cb, long us)
 
 static void	wc_read_cb(struct bufferevent *, void *);
 static void	wc_event_cb(struct bufferevent *, short, void *);
-static void	toggler_message(const unsigned char *, size_t);
-static void	send_toggle(void);
 
 static void
 wc_open_more(void)
@@ -451,23 +437,8 @@ wc_message(struct wc *c, int op, const unsigned char *p, size_t len)
 		nfailed++;
 		return;
 	}
-	if (!c->greeted) {
+	if (!c->greeted)
 		wc_greeted(c);
-		if (c->role != R_TOGGLER)
-			return;
-	}
-	if (c == toggler) {
-		toggler_message(p, len);
-		return;
-	}
-	if (c->role == R_LISTENER && has(p, len, event_match)) {
-		delivered++;
-		if (phase == 1 && ++got_events == nlisteners && got_reply) {
-			lat[nlat++] = now_ns() - t_sent;
-			timer_in(ev_timer, 2000);
-		} else if (phase >= 2)
-			flat_last = now_ns();
-	}
 }
 
 static void
@@ -540,111 +511,260 @@ open_conns(int n, int in_flight, void (*done)(void))
 
 /* ---------------------------------------------------------------- fanout */
 
+/*
+ * The measured phases run on a plain epoll loop with read(2) into one
+ * buffer: per listener and event, one read and a scan, so that the load
+ * generator adds as little as it can to the time until the last listener
+ * has the event (a bufferevent costs an ioctl, a readv and copies more).
+ */
+struct raw {
+	int		 fd;
+	unsigned char	 carry[512];	/* a frame split between reads */
+	size_t		 ncarry;
+};
+
+static struct raw	*raws;
+static int		 epfd;
+
 static void
-send_toggle(void)
+raw_setup(void)
+{
+	struct epoll_event	 ev;
+	struct evbuffer		*in;
+	int			 i, on = 1;
+
+	if ((raws = calloc(nconns, sizeof(*raws))) == NULL)
+		die("calloc");
+	if ((epfd = epoll_create1(0)) == -1)
+		die("epoll_create1");
+	for (i = 0; i < nconns; i++) {
+		if (conns[i].bev == NULL)
+			diex("a connection was lost before the measurement");
+		bufferevent_disable(conns[i].bev, EV_READ | EV_WRITE);
+		in = bufferevent_get_input(conns[i].bev);
+		if (evbuffer_get_length(in) > sizeof(raws[i].carry))
+			diex("unread input before the measurement");
+		raws[i].ncarry = evbuffer_remove(in, raws[i].carry,
+		    sizeof(raws[i].carry));
+		raws[i].fd = bufferevent_getfd(conns[i].bev);
+		/* When the event reached the socket, however late we read it. */
+		if (setsockopt(raws[i].fd, SOL_SOCKET, SO_TIMESTAMPNS, &on,
+		    sizeof(on)) == -1)
+			die("SO_TIMESTAMPNS");
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)i;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, raws[i].fd, &ev) == -1)
+			die("epoll_ctl");
+	}
+}
+
+static int	raw_events, raw_replies;
+static uint64_t	raw_rx_last;	/* latest kernel receive time, CLOCK_REALTIME */
+
+static uint64_t
+realtime_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* What came in on connection i: events counted, replies counted. */
+static void
+raw_read(int i)
+{
+	static unsigned char	 buf[65536 + 512];
+	struct raw		*r = &raws[i];
+	const unsigned char	*pl;
+	size_t			 have, off = 0, used, plen;
+	ssize_t			 n;
+	int			 op;
+
+	struct msghdr		 mh;
+	struct iovec		 iov;
+	struct cmsghdr		*cm;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(struct timespec))];
+	} cbuf;
+	struct timespec		 ts;
+	uint64_t		 rx = 0;
+
+	memcpy(buf, r->carry, r->ncarry);
+	iov.iov_base = buf + r->ncarry;
+	iov.iov_len = 65536;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf.buf;
+	mh.msg_controllen = sizeof(cbuf.buf);
+	if ((n = recvmsg(r->fd, &mh, 0)) <= 0) {
+		if (n == -1 && errno == EAGAIN)
+			return;
+		diex("server closed a connection during the measurement");
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_TIMESTAMPNS) {
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			rx = (uint64_t)ts.tv_sec * 1000000000 +
+			    (uint64_t)ts.tv_nsec;
+		}
+	if (rx > raw_rx_last)
+		raw_rx_last = rx;
+	have = r->ncarry + (size_t)n;
+	while ((used = frame_server(buf + off, have - off, &op, &pl,
+	    &plen)) > 0) {
+		if (op == 0x9 && plen <= 125) {
+			unsigned char	 fr[140];
+			size_t		 fl = frame_client(fr, 0xa,
+			    (const char *)pl, plen);
+
+			if (write(r->fd, fr, fl) != (ssize_t)fl)
+				die("write pong");
+		} else if (op == 0x1) {
+			if (i == nlisteners) {
+				if (has(pl, plen, reply_match))
+					raw_replies++;
+			} else if (has(pl, plen, event_match))
+				raw_events++;
+		} else if (op == 0x8)
+			diex("server closed a connection");
+		off += used;
+	}
+	if (have - off > sizeof(r->carry))
+		diex("frame too large");
+	memcpy(r->carry, buf + off, have - off);
+	r->ncarry = have - off;
+}
+
+/*
+ * Wait up to ms for input, then read what came.  The measurement polls
+ * with 0, spinning on its own CPU: a load generator asleep in epoll_wait
+ * must be woken by the server's every write, which in this VM (no halt
+ * polling) costs the server an IPI and an exit each time, and would be
+ * charged to whichever server is measured.
+ */
+static void
+raw_poll(int ms)
+{
+	static struct epoll_event	 evs[1024];
+	int				 n, i;
+
+	if ((n = epoll_wait(epfd, evs, 1024, ms)) == -1) {
+		if (errno == EINTR)
+			return;
+		die("epoll_wait");
+	}
+	for (i = 0; i < n; i++)
+		raw_read((int)evs[i].data.u32);
+}
+
+static void
+send_toggle_fd(int fd)
 {
 	unsigned char	 fr[128];
 	size_t		 fl = frame_toggle(fr);
 
-	/* Straight to the socket: no wait for a loop turn. */
-	if (write(bufferevent_getfd(toggler->bev), fr, fl) != (ssize_t)fl)
+	if (write(fd, fr, fl) != (ssize_t)fl)
 		die("write toggle");
 }
 
 static void
-fanout_report(void)
+fanout_measure(void)
 {
-	double		 secs = (flat_last - flat_start) / 1e9;
-	double		 cpu_s;
-	unsigned long long c1 = server_cpu_ticks();
+	uint64_t		 t0, t_last = 0, end, start, last, rt0, rx_last = 0;
+	unsigned long long	 c0, c1, expect;
+	int			 i, tfd, sent, replies;
+	double			 secs, cpu_s;
+
+	raw_setup();
+	tfd = raws[nlisteners].fd;
+	/* A few toggles to warm the path, not measured. */
+	for (i = 0; i < 10; i++) {
+		raw_events = raw_replies = 0;
+		send_toggle_fd(tfd);
+		while (raw_events < nlisteners || raw_replies < 1)
+			raw_poll(0);
+	}
+
+	/* Paced: one toggle at a time, 2 ms of quiet between them. */
+	for (i = 0; i < paced_n; i++) {
+		raw_events = raw_replies = 0;
+		raw_rx_last = 0;
+		rt0 = realtime_ns();
+		t0 = now_ns();
+		send_toggle_fd(tfd);
+		while (raw_events < nlisteners || raw_replies < 1) {
+			raw_poll(0);
+			if (raw_events == nlisteners && t_last < t0) {
+				t_last = now_ns();
+				/* The toggler's reply may come later. */
+				rx_last = raw_rx_last;
+			}
+		}
+		lat[nlat] = rx_last > rt0 ? rx_last - rt0 : 0;
+		lat_read[nlat++] = t_last - t0;
+		end = now_ns() + 2000000;
+		while (now_ns() < end)
+			raw_poll(0);
+	}
+
+	/* Flat out: `window` toggles in flight for 3 s, then the rest. */
+	raw_events = raw_replies = 0;
+	c0 = server_cpu_ticks();
+	start = now_ns();
+	end = start + 3000000000ULL;
+	for (sent = 0; sent < window; sent++)
+		send_toggle_fd(tfd);
+	replies = 0;
+	while (now_ns() < end) {
+		raw_poll(0);
+		for (; replies < raw_replies; replies++)
+			if (now_ns() < end) {
+				send_toggle_fd(tfd);
+				sent++;
+			}
+	}
+	expect = (unsigned long long)sent * nlisteners;
+	last = now_ns();
+	while ((unsigned long long)raw_events < expect &&
+	    now_ns() - last < 2000000000ULL) {
+		i = raw_events;
+		raw_poll(0);
+		if (raw_events != i)
+			last = now_ns();
+	}
+	last = now_ns();
+	c1 = server_cpu_ticks();
 
 	qsort(lat, nlat, sizeof(*lat), cmp_u64);
+	qsort(lat_read, nlat, sizeof(*lat_read), cmp_u64);
 	printf("fanout_listeners %d\nfanout_toggles %d\n", nlisteners, nlat);
 	printf("fanout_p50_us %.1f\nfanout_p99_us %.1f\n",
 	    pct_us(lat, nlat, 50), pct_us(lat, nlat, 99));
-	printf("flat_window %d\nflat_toggles %d\nflat_deliveries %llu\n",
-	    window, flat_sent, delivered);
+	printf("fanout_read_p50_us %.1f\nfanout_read_p99_us %.1f\n",
+	    pct_us(lat_read, nlat, 50), pct_us(lat_read, nlat, 99));
+	secs = (last - start) / 1e9;
+	printf("flat_window %d\nflat_toggles %d\nflat_deliveries %d\n",
+	    window, sent, raw_events);
 	printf("flat_seconds %.3f\nflat_deliveries_per_s %.0f\n", secs,
-	    delivered / secs);
+	    raw_events / secs);
 	if (cpu_pids != NULL) {
-		cpu_s = (double)(c1 - flat_c0) / sysconf(_SC_CLK_TCK);
+		cpu_s = (double)(c1 - c0) / sysconf(_SC_CLK_TCK);
 		printf("flat_server_cpu_s %.3f\nflat_cpu_us_per_delivery %.3f\n",
-		    cpu_s, cpu_s * 1e6 / delivered);
+		    cpu_s, cpu_s * 1e6 / raw_events);
 	}
-	if (delivered != (unsigned long long)flat_sent * nlisteners)
-		printf("flat_missing %llu\n",
-		    (unsigned long long)flat_sent * nlisteners - delivered);
+	if ((unsigned long long)raw_events != expect)
+		printf("flat_missing %llu\n", expect - raw_events);
+}
+
+static void
+fanout_settled_cb(evutil_socket_t fd, short what, void *arg)
+{
 	event_base_loopbreak(base);
-}
-
-static void
-toggler_message(const unsigned char *p, size_t len)
-{
-	if (!has(p, len, reply_match))
-		return;
-	if (phase == 0) {	/* the warm-up toggle is back */
-		return;
-	}
-	if (phase == 1) {
-		got_reply = 1;
-		if (got_events == nlisteners) {
-			lat[nlat++] = now_ns() - t_sent;
-			timer_in(ev_timer, 2000);
-		}
-		return;
-	}
-	outstanding--;
-	if (phase == 2) {
-		if (now_ns() < flat_end_at) {
-			flat_sent++;
-			outstanding++;
-			send_toggle();
-		} else {
-			phase = 3;
-			/* The rest of the deliveries: a few seconds at most. */
-			timer_in(ev_timer, 1000);
-		}
-	}
-}
-
-static void
-fanout_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	int	 i;
-
-	if (phase == 0) {
-		/* Everyone in and settled: start the paced toggles. */
-		phase = 1;
-		paced_i = 0;
-	}
-	if (phase == 1) {
-		if (paced_i == paced_n) {
-			phase = 2;
-			delivered = 0;
-			flat_c0 = server_cpu_ticks();
-			flat_start = flat_last = now_ns();
-			flat_end_at = flat_start + 3000000000ULL;
-			for (i = 0; i < window; i++) {
-				flat_sent++;
-				outstanding++;
-				send_toggle();
-			}
-			return;
-		}
-		paced_i++;
-		got_events = 0;
-		got_reply = 0;
-		t_sent = now_ns();
-		send_toggle();
-		return;
-	}
-	if (phase == 3) {
-		if (delivered == (unsigned long long)flat_sent * nlisteners ||
-		    now_ns() - flat_last > 2000000000ULL)
-			fanout_report();
-		else
-			timer_in(ev_timer, 10000);
-	}
 }
 
 static void
@@ -653,10 +773,9 @@ fanout_toggler_in(void)
 	/*
 	 * Every listener has its first message; wait for what joining
 	 * set off (users counts, gpiows's 250 ms hold of new clients'
-	 * events) to pass, toggling once to warm the path.
+	 * events) to pass.
 	 */
-	send_toggle();
-	timer_in(ev_timer, 1000000);
+	once_in(fanout_settled_cb, 1000000);
 }
 
 static void
@@ -675,13 +794,16 @@ static void
 scenario_fanout(int listeners)
 {
 	nlisteners = listeners;
-	if ((lat = calloc(paced_n, sizeof(*lat))) == NULL)
+	if ((lat = calloc(paced_n, sizeof(*lat))) == NULL ||
+	    (lat_read = calloc(paced_n, sizeof(*lat_read))) == NULL)
 		die("calloc");
-	ev_timer = evtimer_new(base, fanout_timer_cb, NULL);
 	open_conns(listeners, 200, fanout_listeners_in);
 	event_base_dispatch(base);
-	if (nfailed > 0)
+	if (nfailed > 0) {
 		printf("failed_connections %d\n", nfailed);
+		return;
+	}
+	fanout_measure();
 }
 
 /* ---------------------------------------------------------------- idle */
