@@ -41,6 +41,14 @@ struct conn {
 	int			 c_head;	/* the request is a HEAD */
 	time_t			 c_deadline;	/* for the request head, monotonic s */
 	int			 c_dead;	/* dropped, freed from the loop */
+	/*
+	 * A plain socket (not TLS): once upgraded, wsd writes its output
+	 * itself at the end of the loop's turn, and the bufferevent writes
+	 * only what the socket would not take (see conn_flush_cb).
+	 */
+	int			 c_direct;
+	int			 c_flushing;	/* on the flush queue */
+	TAILQ_ENTRY(conn)	 c_fentry;
 	struct conn_hold	*c_hold;	/* live pin events held back */
 	struct ws_parser	 c_ws;
 };
