@@ -865,11 +865,48 @@ client_pin_event(const struct ipc_pin_event *ev)
 	client_broadcast_pin(s, (size_t)n, ev->seq);
 }
 
+/*
+ * The answer to get, set and toggle, the requests a dashboard makes most,
+ * printed rather than built with jansson: the same bytes (pin names are
+ * [A-Za-z0-9_.-], nothing to escape), a few microseconds less on every
+ * round trip.
+ */
+static void
+client_reply_pin(struct conn *c, json_t *id, const char *pin,
+    const struct ipc_reply *rep)
+{
+	char	 s[512], seq[32] = "", *ids = NULL;
+	int	 n;
+
+	if (rep->seq != 0)	/* the event the request caused, if any */
+		snprintf(seq, sizeof(seq), ",\"seq\":%" PRIu64, rep->seq);
+	if (id != NULL && (ids = json_dumps(id, JSON_COMPACT |
+	    JSON_ENCODE_ANY)) == NULL) {
+		log_warnx("json_dumps failed");
+		return;
+	}
+	n = snprintf(s, sizeof(s), "{\"type\":\"reply\",\"ok\":true,"
+	    "\"pin\":\"%s\",\"value\":%d%s%s%s}", pin, rep->value, seq,
+	    ids != NULL ? ",\"id\":" : "", ids != NULL ? ids : "");
+	if (n > 0 && (size_t)n < sizeof(s))
+		conn_send_text(c, s, (size_t)n);
+	else {
+		/* A long id: jansson builds it. */
+		json_t	*msg = json_pack("{s:s, s:b, s:s, s:i}", "type",
+		    "reply", "ok", 1, "pin", pin, "value", rep->value);
+
+		if (msg != NULL && rep->seq != 0)
+			json_object_set_new(msg, "seq",
+			    json_integer((json_int_t)rep->seq));
+		client_send_reply(c, msg, id);
+	}
+	free(ids);
+}
+
 void
 client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 {
 	struct pending	*p;
-	json_t		*msg;
 
 	if ((p = pending_find(id, REQ_PIN)) == NULL) {
 		log_warnx("helper answered unknown request %u", id);
@@ -885,16 +922,8 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			    p->p_pin, rep->error == IPC_E_STALE ?
 			    "the configuration was reloaded; try again" :
 			    ipc_errcode(rep->error));
-		else {
-			msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply",
-			    "ok", 1, "pin", p->p_pin,
-			    "value", rep->value);
-			/* The event the request caused, when it caused one. */
-			if (msg != NULL && rep->seq != 0)
-				json_object_set_new(msg, "seq",
-				    json_integer((json_int_t)rep->seq));
-			client_send_reply(p->p_conn, msg, p->p_id);
-		}
+		else
+			client_reply_pin(p->p_conn, p->p_id, p->p_pin, rep);
 	}
 	pending_free(p);
 }
