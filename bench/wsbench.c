@@ -678,7 +678,7 @@ fanout_measure(void)
 	uint64_t		 t0, t_last = 0, end, start, last, rt0, rx_last = 0;
 	unsigned long long	 c0, c1, expect;
 	int			 i, tfd, sent, replies;
-	double			 secs, cpu_s;
+	double			 secs, cpu_s, paced_cpu_s;
 
 	raw_setup();
 	tfd = raws[nlisteners].fd;
@@ -691,6 +691,7 @@ fanout_measure(void)
 	}
 
 	/* Paced: one toggle at a time, 2 ms of quiet between them. */
+	c0 = server_cpu_ticks();
 	for (i = 0; i < paced_n; i++) {
 		raw_events = raw_replies = 0;
 		raw_rx_last = 0;
@@ -711,6 +712,9 @@ fanout_measure(void)
 		while (now_ns() < end)
 			raw_poll(0);
 	}
+
+	c1 = server_cpu_ticks();
+	paced_cpu_s = (double)(c1 - c0) / sysconf(_SC_CLK_TCK);
 
 	/* Flat out: `window` toggles in flight for 3 s, then the rest. */
 	raw_events = raw_replies = 0;
@@ -747,6 +751,9 @@ fanout_measure(void)
 	    pct_us(lat, nlat, 50), pct_us(lat, nlat, 99));
 	printf("fanout_read_p50_us %.1f\nfanout_read_p99_us %.1f\n",
 	    pct_us(lat_read, nlat, 50), pct_us(lat_read, nlat, 99));
+	if (cpu_pids != NULL)
+		printf("paced_cpu_us_per_delivery %.3f\n", paced_cpu_s * 1e6 /
+		    ((double)paced_n * nlisteners));
 	secs = (last - start) / 1e9;
 	printf("flat_window %d\nflat_toggles %d\nflat_deliveries %d\n",
 	    window, sent, raw_events);
