@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,14 @@ main(int argc, char *argv[])
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("raising the open files limit");
 	}
+	/*
+	 * A broadcast allocates an output chain per client and frees them all
+	 * once written: with glibc's default 128 KiB the heap's top went back
+	 * to the kernel after each one and was faulted in again for the next
+	 * (40,000 page faults a second fanning out to 1,000 clients).
+	 */
+	mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
+
 	/* Before the sandbox: what needs files or randomness. */
 	if ((w.w_wwwfd = open(o.co_root, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)

@@ -46,6 +46,14 @@ struct conn {
 	int			 c_dead;	/* dropped, freed from the loop */
 	int			 c_pinged;	/* idle: a ping is unanswered */
 	uint64_t		 c_active;	/* monotonic ms: last bytes, or our ping */
+	/*
+	 * A plain socket (not TLS): once upgraded, wsd writes its output
+	 * itself at the end of the loop's turn, and the bufferevent writes
+	 * only what the socket would not take (see conn_flush_cb).
+	 */
+	int			 c_direct;
+	int			 c_flushing;	/* on the flush queue */
+	TAILQ_ENTRY(conn)	 c_fentry;
 	struct conn_hold	*c_hold;	/* live pin events held back */
 	int			 c_tls;		/* accepted on a TLS listener */
 	struct event		*c_tls_timer;	/* handshake + head deadline */

@@ -1,5 +1,6 @@
-"""`users` goes 1, 2, 1 as clients come and go."""
+"""`users` goes 1, 2, 1 as clients come and go; bursts are gathered."""
 import asyncio
+import time
 from gpiows_test import Client, Gpiows, Tap
 
 t = Tap()
@@ -32,6 +33,23 @@ async def main(g):
     t.eq(m["count"], 1, "back to 1 when they have gone")
     n = len(users(a.seen))
     t.ok(n <= 3 + 40, "no more than one users message per come or go (%d)" % n)
+
+    # A burst: the count goes out at most once per 100 ms, and the last
+    # count always goes out.
+    await a.quiet(0.3)
+    before = len(users(a.seen))
+    t0 = time.monotonic()
+    many = await asyncio.gather(*[Client.connect(g) for _ in range(60)])
+    for c in many[:30]:
+        await c.close()
+    elapsed = time.monotonic() - t0
+    m = await a.wait_for(lambda m: m.get("type") == "users" and m["count"] == 31, 3)
+    t.eq(m["count"], 31, "after a burst of 60 joins and 30 leaves the last count is 31")
+    n = len(users(a.seen)) - before
+    t.ok(n <= int(elapsed / 0.1) + 2,
+         "at most one users message per 100 ms: %d in %.2f s" % (n, elapsed))
+    for c in many[30:]:
+        await c.close()
     await a.close()
 
 
