@@ -174,15 +174,12 @@ static void
 api_error(struct conn *c, int status, const char *extra, const char *code,
     const char *fmt, ...)
 {
-	char	 text[256];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	api_send(c, status, extra, json_pack("{s:o}", "error",
+	    error_vjson(code, fmt, ap)));
 	va_end(ap);
-	utf8_repair(text);
-	api_send(c, status, extra, json_pack("{s:{s:s, s:s}}", "error", "code",
-	    code, "message", text));
 }
 
 /* The status of a refused pin request (gpiows-protocol(7), HTTP API). */

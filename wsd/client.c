@@ -242,20 +242,28 @@ utf8_repair(char *s)
 	*w = '\0';
 }
 
+/* {"code":...,"message":...}, the message printf-style, its UTF-8 repaired. */
+json_t *
+error_vjson(const char *code, const char *fmt, va_list ap)
+{
+	char	 text[256];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	utf8_repair(text);
+	return json_pack("{s:s, s:s}", "code", code, "message", text);
+}
+
 static void
 client_reply_error(struct conn *c, json_t *id, const char *code,
     const char *fmt, ...)
 {
 	json_t	*msg;
-	char	 text[256];
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0, "error",
+	    error_vjson(code, fmt, ap));
 	va_end(ap);
-	utf8_repair(text);
-	msg = json_pack("{s:s, s:b, s:{s:s, s:s}}", "type", "reply", "ok", 0,
-	    "error", "code", code, "message", text);
 	client_send_reply(c, msg, id);
 }
 

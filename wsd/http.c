@@ -83,7 +83,7 @@ static const struct ws_callbacks ws_cb = {
 	.on_close = ws_on_close,
 };
 
-static time_t
+time_t
 conn_now(void)
 {
 	struct timespec	 ts;

@@ -93,15 +93,6 @@ tls_ready(void)
 	return tls_ctx != NULL;
 }
 
-static time_t
-tls_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 /*
  * The read timeout of a bufferevent starts again with every byte that
  * arrives, and the bytes of a handshake or of a partial TLS record reach no
@@ -123,7 +114,7 @@ tls_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->c_deadline != 0) {
-		if ((left = c->c_deadline - tls_now()) <= 0) {
+		if ((left = c->c_deadline - conn_now()) <= 0) {
 			log_debug("TLS handshake and request head not complete "
 			    "in %d s: dropped", WSD_HEAD_TIMEOUT);
 			conn_close(c, 0, NULL);

@@ -9,6 +9,7 @@
 
 #include <sys/queue.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -138,6 +139,8 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 		    size_t len);
 
 /* http.c */
+/* conn_now: monotonic seconds, for the deadlines of connections. */
+time_t	conn_now(void);
 int	http_listen(int fd, int tls);
 /* http_free_listeners: take no more connections and ping no idle client. */
 void	http_free_listeners(void);
@@ -204,6 +207,8 @@ void	tls_shutdown(void);
 /* client.c */
 /* utf8_repair: drop the bytes of broken UTF-8 sequences (a cut name). */
 void	utf8_repair(char *);
+json_t	*error_vjson(const char *code, const char *fmt, va_list)
+	    __attribute__((format(printf, 2, 0)));
 void	client_init(void);
 void	client_shutdown(void);
 void	client_join(struct conn *);

@@ -7,6 +7,7 @@ prints TAP, so every check counts on its own in `make check`.
 """
 
 import asyncio
+import base64
 import json
 import os
 import pwd
@@ -270,6 +271,30 @@ class Client:
 
     async def close(self):
         await self.ws.close()
+
+
+def handshake_status(port, path="/ws", origin=None, host=None, sock=None):
+    """The status code of a WebSocket handshake sent by hand on path (None
+    if the connection closes first).  origin: the Origin header, if any;
+    host: the Host header (127.0.0.1:port by default); sock: an open socket
+    to use, such as a TLS one."""
+    s = sock or socket.create_connection(("127.0.0.1", port), timeout=5)
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+           "Sec-WebSocket-Version: 13\r\n" %
+           (path, host or "127.0.0.1:%d" % port,
+            base64.b64encode(os.urandom(16)).decode()))
+    if origin is not None:
+        req += "Origin: %s\r\n" % origin
+    s.sendall((req + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(4096)
+        if not d:
+            break
+        head += d
+    s.close()
+    return int(head.split()[1]) if head else None
 
 
 def proc_status(pid):

@@ -1,32 +1,13 @@
 """The WebSocket handshake's Origin check, max clients and max message."""
 import asyncio
-import base64
-import os
-import socket
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import Client, Gpiows, Tap, handshake_status
 
 t = Tap()
 
 
 def handshake(port, origin=None, host=None):
-    """The status code of a WebSocket handshake sent by hand."""
-    host = host or "127.0.0.1:%d" % port
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    req = ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" %
-           (host, base64.b64encode(os.urandom(16)).decode()))
-    if origin is not None:
-        req += "Origin: %s\r\n" % origin
-    s.sendall((req + "\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = s.recv(4096)
-        if not d:
-            break
-        head += d
-    s.close()
-    return int(head.split()[1]) if head else None
+    return handshake_status(port, origin=origin, host=host)
 
 
 with Gpiows() as g:

@@ -4,7 +4,6 @@ head deadline held through the handshake, the Origin check's port 443, and
 a certificate renewed by SIGHUP without dropping clients, and kept for
 TLS listeners that outlive their statement until a restart."""
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ import warnings
 
 import websockets
 
-from gpiows_test import SRCDIR, Client, Gpiows, Tap, free_port
+from gpiows_test import SRCDIR, Client, Gpiows, Tap, free_port, handshake_status
 
 t = Tap()
 # TLS 1.0 and 1.1 are deprecated: that is what is tested.
@@ -89,19 +88,8 @@ def head_and_body(data):
 
 def ws_handshake(port, ctx, origin, host):
     """Status code of a WebSocket handshake sent by hand over TLS."""
-    s = tls_connect(port, ctx)
-    req = ("GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n" %
-           (host, base64.b64encode(os.urandom(16)).decode(), origin))
-    s.sendall(req.encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = s.recv(4096)
-        if not d:
-            break
-        head += d
-    s.close()
-    return int(head.split()[1]) if head else None
+    return handshake_status(port, host=host, origin=origin,
+                            sock=tls_connect(port, ctx))
 
 
 def dropped_within(sock, seconds, trickle=b""):

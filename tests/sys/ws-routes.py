@@ -14,28 +14,9 @@ import struct
 
 import websockets
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import Client, Gpiows, Tap, handshake_status as handshake
 
 t = Tap()
-
-
-def handshake(port, path, origin=None):
-    """The status code of a WebSocket handshake on path, sent by hand."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" %
-           (path, port, base64.b64encode(os.urandom(16)).decode()))
-    if origin is not None:
-        req += "Origin: %s\r\n" % origin
-    s.sendall((req + "\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = s.recv(4096)
-        if not d:
-            break
-        head += d
-    s.close()
-    return int(head.split()[1]) if head else None
 
 
 def frame(opcode, payload, mask=True):
