@@ -33,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "sys"))
-from gpiows_test import Gpiows, HELPER, WSD, WORKER  # noqa: E402
+from gpiows_test import Gpiows, HELPER, WSD, WORKER, free_port  # noqa: E402
 
 WSBENCH = os.environ.get("GPIOWS_WSBENCH", "bench/wsbench")
 PEERS = os.path.join(HERE, "peers")
@@ -54,14 +54,6 @@ SETUP_BASE, SETUP_N = 1000, 2000
 
 def pinned(cpu, cmd):
     return ["taskset", "-c", cpu] + cmd if PIN else cmd
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, proc, timeout=15):

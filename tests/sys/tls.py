@@ -392,6 +392,16 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
         with tls_connect(tport, client_ctx()) as s:
             return s.getpeercert(binary_form=True)
 
+    def served_cert_when_up():
+        """served_cert() once a new wsd listens (None after 5 s)."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                return served_cert()
+            except OSError:
+                time.sleep(0.05)
+        return None
+
     t.ok(served_cert() == der(cert), "the first certificate is served")
     for src, dst in ((cert2, live_cert), (key2, live_key)):
         with open(src, "rb") as f, open(dst, "wb") as o:
@@ -434,13 +444,7 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     # file holds now (the mismatched key).
     os.kill(wsd, signal.SIGKILL)
     g.wait_children(old={"wsd": wsd})
-    got = None
-    deadline = time.monotonic() + 5
-    while got is None and time.monotonic() < deadline:
-        try:
-            got = served_cert()
-        except OSError:
-            time.sleep(0.05)
+    got = served_cert_when_up()
     t.ok(got == der(cert2), "a wsd started again after kill -9 serves the last certificate that passed")
 
     # The TLS listener and its certificate both removed from the file: the
@@ -460,13 +464,7 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     wsd = g.wait_children()["wsd"]
     os.kill(wsd, signal.SIGKILL)
     g.wait_children(old={"wsd": wsd})
-    got = None
-    deadline = time.monotonic() + 5
-    while got is None and time.monotonic() < deadline:
-        try:
-            got = served_cert()
-        except OSError:
-            time.sleep(0.05)
+    got = served_cert_when_up()
     t.ok(got == der(cert2), "and a wsd started again after that still serves TLS with it")
 certdir.cleanup()
 t.done()
