@@ -289,7 +289,7 @@ size_t		 ipc_chan_queued(const struct ipc_chan *);
 
 /* ipc_strerror: the protocol's error code for an enum ipc_error ("busy"). */
 const char	*ipc_errcode(int error);
-/* ipc_source_str: "client", "edge", ... (the mission form is built by the caller). */
+/* ipc_source_str: "client", "edge", ... ("mission:ID" is built by the caller). */
 const char	*ipc_source_str(int source);
 
 #endif

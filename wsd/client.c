@@ -280,16 +280,40 @@ mission_name(uint32_t id)
 	return NULL;
 }
 
+/* The "source" of a pin event or state: client, edge, mission:ID... */
+static void
+source_str(char src[32], uint32_t source, uint32_t mission)
+{
+	if (source == IPC_SRC_MISSION)
+		snprintf(src, 32, "mission:%u", mission);
+	else
+		snprintf(src, 32, "%s", ipc_source_str(source));
+}
+
+/*
+ * A "pin" message, printed rather than built: it goes to every client on
+ * every change.  Pin names are [A-Za-z0-9_.-]: nothing to escape.
+ */
+static int
+pin_event_print(char *s, size_t size, const char *name,
+    const struct ipc_pin_event *ev, int replay)
+{
+	char	 src[32];
+
+	source_str(src, ev->source, ev->mission);
+	return snprintf(s, size, "{\"type\":\"pin\",\"pin\":\"%s\","
+	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
+	    "\"source\":\"%s\"%s}", name, ev->value != 0, ev->seq, ev->ts, src,
+	    replay ? ",\"replay\":true" : "");
+}
+
 json_t *
 client_pin_json(const struct ipc_pin_info *pi)
 {
 	json_t	*o;
 	char	 src[32];
 
-	if (pi->source == IPC_SRC_MISSION)
-		snprintf(src, sizeof(src), "mission:%u", pi->mission);
-	else
-		snprintf(src, sizeof(src), "%s", ipc_source_str(pi->source));
+	source_str(src, pi->source, pi->mission);
 	o = json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:b, s:b}",
 	    "name", pi->name,
 	    "chip", pi->chip,
@@ -805,21 +829,14 @@ void
 client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 {
 	struct pending	*p;
-	char		 s[256], src[32];
+	char		 s[256];
 	int		 n;
 
 	if ((p = pending_find(id, REQ_RESUME)) == NULL || p->p_conn == NULL)
 		return;
-	if (ev->source == IPC_SRC_MISSION)
-		snprintf(src, sizeof(src), "mission:%u", ev->mission);
-	else
-		snprintf(src, sizeof(src), "%s", ipc_source_str(ev->source));
 	/* The pin's name as it was: the table may have changed since. */
-	n = snprintf(s, sizeof(s), "{\"type\":\"pin\",\"pin\":\"%s\","
-	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
-	    "\"source\":\"%s\",\"replay\":true}",
-	    ev->index < wenv->w_npins ? wenv->w_pins[ev->index].wp_info.name :
-	    "", ev->value != 0, ev->seq, ev->ts, src);
+	n = pin_event_print(s, sizeof(s), ev->index < wenv->w_npins ?
+	    wenv->w_pins[ev->index].wp_info.name : "", ev, 1);
 	conn_send_text(p->p_conn, s, (size_t)n);
 	if (p->p_conn != NULL && p->p_conn->c_hold != NULL)
 		p->p_conn->c_hold->ch_replayed = ev->seq;
@@ -1003,7 +1020,7 @@ void
 client_pin_event(const struct ipc_pin_event *ev)
 {
 	struct ipc_pin_info	*pi = &wenv->w_pins[ev->index].wp_info;
-	char			 s[256], src[32];
+	char			 s[256];
 	int			 n;
 
 	pi->value = ev->value != 0;
@@ -1013,14 +1030,7 @@ client_pin_event(const struct ipc_pin_event *ev)
 	pi->mission = ev->mission;
 	wenv->w_seq = ev->seq;
 
-	if (ev->source == IPC_SRC_MISSION)
-		snprintf(src, sizeof(src), "mission:%u", ev->mission);
-	else
-		snprintf(src, sizeof(src), "%s", ipc_source_str(ev->source));
-	/* Pin names are [A-Za-z0-9_.-]: nothing to escape. */
-	n = snprintf(s, sizeof(s), "{\"type\":\"pin\",\"pin\":\"%s\","
-	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
-	    "\"source\":\"%s\"}", pi->name, pi->value, ev->seq, ev->ts, src);
+	n = pin_event_print(s, sizeof(s), pi->name, ev, 0);
 	client_broadcast_pin(s, (size_t)n, ev->seq);
 }
 

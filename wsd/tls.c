@@ -58,7 +58,6 @@ tls_keypair(const struct ipc_msg *msg)
 	SSL_CTX			*ctx;
 	const char		*cert;
 	char			 err[256];
-	int			 r = 0;
 
 	if (msg->hdr.len < sizeof(t))
 		return -1;
@@ -78,13 +77,13 @@ tls_keypair(const struct ipc_msg *msg)
 			fatalx("TLS certificate and key: %s", err);
 		log_warnx("new TLS certificate not loaded (%s): the old one "
 		    "stays", err);
-		return r;
+		return 0;
 	}
 	/* Connections keep a reference to the context they began with. */
 	SSL_CTX_free(tls_ctx);
 	tls_ctx = ctx;
 	log_debug("TLS certificate loaded");
-	return r;
+	return 0;
 }
 
 int
