@@ -111,15 +111,6 @@ client_broadcast(const char *s, size_t len)
 	client_broadcast_pin(s, len, 0);
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 hold_arm(void)
 {

@@ -83,22 +83,26 @@ static const struct ws_callbacks ws_cb = {
 	.on_close = ws_on_close,
 };
 
-time_t
-conn_now(void)
+/* Monotonic microseconds: the one clock of wsd's deadlines and holds. */
+uint64_t
+mono_us(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+time_t
+conn_now(void)
+{
+	return (time_t)(mono_us() / 1000000);
 }
 
 static uint64_t
 conn_now_ms(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_us() / 1000;
 }
 
 /*

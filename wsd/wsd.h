@@ -139,7 +139,8 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 		    size_t len);
 
 /* http.c */
-/* conn_now: monotonic seconds, for the deadlines of connections. */
+/* mono_us: monotonic microseconds; conn_now: the same in seconds. */
+uint64_t mono_us(void);
 time_t	conn_now(void);
 int	http_listen(int fd, int tls);
 /* http_free_listeners: take no more connections and ping no idle client. */

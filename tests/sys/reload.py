@@ -4,17 +4,10 @@ hello; a broken file changes nothing; settings that need a restart stay."""
 import asyncio
 import signal
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import DEMO_PINS, Client, Gpiows, Tap
 
 t = Tap()
 
-PINS = """\
-chip sim simulated lines 8
-pin led chip sim line 0 output initial 0 safe 0
-pin relay chip sim line 1 output active-low initial 1 safe 0
-pin button chip sim line 2 input edge both bias pull-down
-pin quiet chip sim line 3 input
-"""
 
 # quiet removed, relay changed (no longer active-low, initial 0), fan new
 # on quiet's old line, led and button as they were.
@@ -41,7 +34,7 @@ def pins(hello):
     return {p["name"]: p for p in hello["pins"]}
 
 
-with Gpiows(pins=PINS) as g:
+with Gpiows(pins=DEMO_PINS) as g:
     kids = g.wait_children()
 
     async def run():
