@@ -96,6 +96,7 @@ struct mstep {
 };
 static struct mstep	*msteps;
 static size_t		 nmsteps;
+#define MSTEP_MAX	256
 
 static void	proc_spawn(struct child *);
 static int	proc_dispatch(struct ipc_chan *, const struct ipc_msg *, void *);
@@ -280,7 +281,11 @@ proc_exec(struct child *c, int sock)
 	 */
 	if (setpgid(0, 0) == -1)
 		_exit(127);
-	/* wsd runs at the ordinary priority (see proc_spawn). */
+	/*
+	 * Pin changes and mission timing come before the dashboard's fan-out:
+	 * the worker keeps the priority the helper raised in main(), wsd
+	 * goes back to the ordinary one.
+	 */
 	if (c->c_role == CHILD_WSD && env->h_drop)
 		(void)setpriority(PRIO_PROCESS, 0, 0);
 	/* dup2 onto the same number would keep FD_CLOEXEC. */
@@ -318,6 +323,7 @@ proc_exec(struct child *c, int sock)
 static void
 proc_spawn(struct child *c)
 {
+	size_t	 maxq;
 	int	 sv[2];
 	pid_t	 pid;
 
@@ -341,21 +347,18 @@ proc_spawn(struct child *c)
 	close(sv[1]);
 	c->c_pid = pid;
 	clock_gettime(CLOCK_MONOTONIC, &c->c_started);
-	if ((c->c_chan = ipc_chan_new(env->h_base, sv[0], CHILD_MAXQUEUE,
+	/* wsd's queue must take a whole replay of the history (resume). */
+	maxq = CHILD_MAXQUEUE;
+	if (c->c_role == CHILD_WSD)
+		maxq += env->h_hist_size * (sizeof(struct ipc_hdr) +
+		    sizeof(struct ipc_pin_event));
+	if ((c->c_chan = ipc_chan_new(env->h_base, sv[0], maxq,
 	    proc_dispatch, c)) == NULL) {
 		log_warn("%s: channel", c->c_name);
 		close(sv[0]);
 		kill(pid, SIGKILL);
 		return;
 	}
-	/*
-	 * Pin changes and mission timing come before the dashboard's fan-out:
-	 * as root the worker gets the helper's raised priority, wsd does not.
-	 */
-	if (env->h_drop && c->c_role == CHILD_WORKER &&
-	    setpriority(PRIO_PROCESS, (id_t)pid, HELPER_NICE) == -1)
-		log_debug("%s: priority not raised: %s", c->c_name,
-		    strerror(errno));
 	log_info("%s started, pid %d", c->c_name, (int)pid);
 	proc_send_state(c);
 	proc_pair();
@@ -468,7 +471,12 @@ mstep_find(uint32_t mission, int create)
 	for (i = 0; i < nmsteps; i++)
 		if (msteps[i].ms_mission == mission)
 			return &msteps[i];
-	if (!create)
+	/*
+	 * A worker has at most MSTEP_MAX missions at once (64 active, some
+	 * ended and not yet reported): past it, the root helper does not
+	 * grow for a worker that invents mission ids.
+	 */
+	if (!create || nmsteps >= MSTEP_MAX)
 		return NULL;
 	if ((m = reallocarray(msteps, nmsteps + 1, sizeof(*m))) == NULL)
 		return NULL;
