@@ -29,18 +29,6 @@ struct api_route {
 /* Route WebSockets: not users, not in the broadcast (wenv->w_clients). */
 static struct connlist	 routes = TAILQ_HEAD_INITIALIZER(routes);
 
-static int
-hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * The target's path (no query) as percent-decoded segments: "/api/pins/x"
  * is "api", "pins", "x".  Each segment is decoded on its own, so "%2F" is
@@ -54,29 +42,22 @@ api_segments(const char *target, char seg[SEGS_MAX][SEG_MAX])
 {
 	const char	*s = target;
 	size_t		 n = 0;
-	int		 nseg = 0, hi, lo, ch;
+	int		 nseg = 0, ch;
 
 	if (*s++ != '/')
 		return -1;
 	seg[0][0] = '\0';
-	for (; *s != '\0' && *s != '?' && *s != '#'; s++) {
-		ch = (unsigned char)*s;
-		if (ch == '/') {
+	while (*s != '\0' && *s != '?' && *s != '#') {
+		if (*s == '/') {
 			/* Past SEGS_MAX, only the escapes are still checked. */
 			if (++nseg < SEGS_MAX)
 				seg[nseg][0] = '\0';
 			n = 0;
+			s++;
 			continue;
 		}
-		if (ch == '%') {
-			if ((hi = hexval((unsigned char)s[1])) == -1 ||
-			    (lo = hexval((unsigned char)s[2])) == -1)
-				return -1;
-			ch = hi << 4 | lo;
-			s += 2;
-			if (ch == '\0')
-				return -1;
-		}
+		if ((ch = http_path_char(&s)) == -1)
+			return -1;
 		if (nseg < SEGS_MAX && n + 1 < SEG_MAX) {
 			seg[nseg][n++] = (char)ch;
 			seg[nseg][n] = '\0';
@@ -226,8 +207,7 @@ api_pin_state(const struct pin_result *r)
 static void
 api_put_done(struct conn *c, json_t *id, const struct pin_result *r)
 {
-	if (c->c_dead || !c->c_waiting)
-		return;
+	/* A connection gone meanwhile forgot its request (pin_forget). */
 	if (r->pr_error != IPC_OK)
 		api_pin_error(c, r);
 	else
@@ -298,16 +278,12 @@ api_framing(struct conn *c, const char *method, const char *cl, int ncl,
 static void
 api_pins_get(struct conn *c)
 {
-	json_t		*pins;
-	unsigned int	 i;
+	json_t	*pins;
 
-	if ((pins = json_array()) == NULL) {
+	if ((pins = client_pins_json()) == NULL) {
 		api_send(c, 500, NULL, NULL);
 		return;
 	}
-	for (i = 0; i < wenv->w_npins; i++)
-		json_array_append_new(pins,
-		    client_pin_json(&wenv->w_pins[i].wp_info));
 	api_send(c, 200, NULL, json_pack("{s:o, s:I}", "pins", pins, "seq",
 	    (json_int_t)wenv->w_seq));
 }
@@ -506,32 +482,21 @@ api_route_close_all(int code, const char *reason)
 }
 
 static void
-api_route_send(struct conn *c, json_t *msg)
-{
-	char	*s;
-
-	if (msg != NULL && (s = json_dumps(msg, JSON_COMPACT)) != NULL) {
-		conn_send_text(c, s, strlen(s));
-		free(s);
-	}
-	json_decref(msg);
-}
-
-static void
 api_route_done(struct conn *c, json_t *id, const struct pin_result *r)
 {
 	struct wsd_pin	*wp;
+	uint64_t	 seq;
 
 	if (r->pr_error != IPC_OK) {
-		api_route_send(c, json_pack("{s:s, s:o}", "pin", r->pr_pin,
-		    "error", pin_error_json(r)));
+		client_send_reply(c, json_pack("{s:s, s:o}", "pin", r->pr_pin,
+		    "error", pin_error_json(r)), NULL);
 		return;
 	}
 	/* seq: the pin's last change, this one's when it made one. */
-	wp = wsd_pin_find(r->pr_pin);
-	api_route_send(c, json_pack("{s:s, s:i, s:I}", "pin", r->pr_pin,
-	    "value", r->pr_value, "seq", (json_int_t)(r->pr_seq != 0 ?
-	    r->pr_seq : wp != NULL ? wp->wp_info.seq : 0)));
+	if ((seq = r->pr_seq) == 0 && (wp = wsd_pin_find(r->pr_pin)) != NULL)
+		seq = wp->wp_info.seq;
+	client_send_reply(c, json_pack("{s:s, s:i, s:I}", "pin", r->pr_pin,
+	    "value", r->pr_value, "seq", (json_int_t)seq), NULL);
 }
 
 void
@@ -543,16 +508,17 @@ api_route_message(struct conn *c, int opcode, const unsigned char *data,
 	struct pin_result	 r;
 
 	if (opcode != WS_OP_TEXT) {
-		api_route_send(c, json_pack("{s:s, s:{s:s, s:s}}", "pin",
+		client_send_reply(c, json_pack("{s:s, s:{s:s, s:s}}", "pin",
 		    rt->ar_pin, "error", "code", "binary_unsupported", "message",
-		    "binary frames are not part of the protocol: send text"));
+		    "binary frames are not part of the protocol: send text"),
+		    NULL);
 		return;
 	}
 	/* A reload may have taken the pin away since the upgrade. */
 	if ((wp = wsd_pin_find(rt->ar_pin)) == NULL) {
-		api_route_send(c, json_pack("{s:s, s:{s:s, s:s}}", "pin",
+		client_send_reply(c, json_pack("{s:s, s:{s:s, s:s}}", "pin",
 		    rt->ar_pin, "error", "code", "unknown_pin", "message",
-		    "the pin is no longer configured"));
+		    "the pin is no longer configured"), NULL);
 		return;
 	}
 	if (pin_request(c, NULL, wp, rt->ar_type, rt->ar_value,

@@ -93,7 +93,7 @@ client_send_json(struct conn *c, json_t *msg)
 static void	client_broadcast_pin(const char *, size_t, uint64_t);
 
 /* A reply: the request's id when it had one, sent, released. */
-static void
+void
 client_send_reply(struct conn *c, json_t *msg, json_t *id)
 {
 	if (msg == NULL)
@@ -233,14 +233,21 @@ utf8_repair(char *s)
 	*w = '\0';
 }
 
-/* {"code":...,"message":...}, the message printf-style, its UTF-8 repaired. */
+/* An error message, printf-style, its UTF-8 repaired. */
+static void
+error_vtext(char *text, size_t size, const char *fmt, va_list ap)
+{
+	vsnprintf(text, size, fmt, ap);
+	utf8_repair(text);
+}
+
+/* {"code":...,"message":...}, the message by error_vtext. */
 json_t *
 error_vjson(const char *code, const char *fmt, va_list ap)
 {
 	char	 text[256];
 
-	vsnprintf(text, sizeof(text), fmt, ap);
-	utf8_repair(text);
+	error_vtext(text, sizeof(text), fmt, ap);
 	return json_pack("{s:s, s:s}", "code", code, "message", text);
 }
 
@@ -326,29 +333,54 @@ client_pin_json(const struct ipc_pin_info *pi)
 	return o;
 }
 
-static void
-client_hello(struct conn *c)
+/* The pins as in hello and the HTTP API: an array of client_pin_json. */
+json_t *
+client_pins_json(void)
 {
-	json_t		*msg, *pins;
+	json_t		*pins;
 	unsigned int	 i;
 
-	pins = json_array();
+	if ((pins = json_array()) == NULL)
+		return NULL;
 	for (i = 0; i < wenv->w_npins; i++)
 		json_array_append_new(pins,
 		    client_pin_json(&wenv->w_pins[i].wp_info));
+	return pins;
+}
+
+/* hello, the same for every client at a time: the caller frees it. */
+static char *
+client_hello_dumps(void)
+{
+	json_t	*msg;
+	char	*s;
+
 	msg = json_pack("{s:s, s:i, s:o, s:O, s:i, s:I}",
 	    "type", "hello",
 	    "protocol", PROTOCOL_VERSION,
-	    "pins", pins,
+	    "pins", client_pins_json(),
 	    "missions", wenv->w_missions,
 	    "users", (int)wenv->w_nclients,
 	    "seq", (json_int_t)wenv->w_seq);
 	if (msg == NULL) {
 		log_warnx("cannot build hello");
-		return;
+		return NULL;
 	}
-	client_send_json(c, msg);
+	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL)
+		log_warnx("json_dumps failed");
 	json_decref(msg);
+	return s;
+}
+
+static void
+client_hello(struct conn *c)
+{
+	char	*s;
+
+	if ((s = client_hello_dumps()) == NULL)
+		return;
+	conn_send_text(c, s, strlen(s));
+	free(s);
 }
 
 /*
@@ -521,9 +553,8 @@ pin_fail(struct pin_result *r, int error, const char *fmt, ...)
 
 	r->pr_error = error;
 	va_start(ap, fmt);
-	vsnprintf(r->pr_message, sizeof(r->pr_message), fmt, ap);
+	error_vtext(r->pr_message, sizeof(r->pr_message), fmt, ap);
 	va_end(ap);
-	utf8_repair(r->pr_message);
 }
 
 /* What wsd can refuse by itself, before asking the helper. */
@@ -1145,12 +1176,22 @@ client_worker_lost(void)
 void
 client_table_changed(void)
 {
-	struct conn	*c, *tmp;
+	struct conn		*c, *tmp;
+	struct shared_frame	*sf = NULL;
+	char			*s;
 
+	/* One hello for all: encoded once, shared. */
+	if ((s = client_hello_dumps()) != NULL) {
+		sf = shared_frame_new(WS_OP_TEXT, s, strlen(s));
+		free(s);
+	}
 	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp) {
 		/* What was held is about the old table: it goes first. */
 		if (c->c_hold != NULL && c->c_hold->ch_until != 0)
 			hold_release(c, 1);
-		client_hello(c);
+		if (sf != NULL)
+			conn_send_shared(c, sf);
 	}
+	if (sf != NULL)
+		shared_frame_unref(sf);
 }

@@ -152,8 +152,6 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	c->c_state = CONN_HTTP;
-	/* A plain socket bufferevent (see conn_flush_cb); TLS writes its own. */
-	c->c_direct = arg != &listener_tls;
 	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 	wenv->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
@@ -312,7 +310,7 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 static void
 conn_want_flush(struct conn *c)
 {
-	if (!c->c_direct || c->c_flushing || c->c_state != CONN_WS ||
+	if (c->c_tls || c->c_flushing || c->c_state != CONN_WS ||
 	    (bufferevent_get_enabled(c->c_bev) & EV_WRITE))
 		return;
 	if (ev_flush == NULL && (ev_flush = event_new(wenv->w_base, -1, 0,
@@ -494,8 +492,10 @@ conn_drop(struct conn *c)
 {
 	if (c->c_dead)
 		return;
-	if (c->c_waiting)
+	if (c->c_waiting) {
 		pin_forget(c);
+		c->c_waiting = 0;
+	}
 	if (c->c_state == CONN_WS)
 		client_leave(c);
 	c->c_dead = 1;
@@ -783,6 +783,24 @@ hexval(int ch)
 	return -1;
 }
 
+int
+http_path_char(const char **sp)
+{
+	const char	*s = *sp;
+	int		 ch = (unsigned char)*s, hi, lo;
+
+	if (ch != '%') {
+		*sp = s + 1;
+		return ch;
+	}
+	if ((hi = hexval((unsigned char)s[1])) == -1 ||
+	    (lo = hexval((unsigned char)s[2])) == -1)
+		return -1;
+	*sp = s + 3;
+	ch = hi << 4 | lo;
+	return ch == '\0' ? -1 : ch;
+}
+
 /*
  * The target's path, percent-decoded, relative to www ("index.html" for
  * "/").  Refuses NUL, ".." segments and anything not absolute.
@@ -792,24 +810,15 @@ http_path(const char *target, char *out, size_t outlen)
 {
 	const char	*s = target;
 	size_t		 n = 0;
-	int		 hi, lo;
+	int		 ch;
 	char		*seg;
 
 	if (*s != '/')
 		return -1;
 	s++;
 	while (*s != '\0' && *s != '?' && *s != '#') {
-		int ch = (unsigned char)*s++;
-
-		if (ch == '%') {
-			if ((hi = hexval((unsigned char)s[0])) == -1 ||
-			    (lo = hexval((unsigned char)s[1])) == -1)
-				return -1;
-			ch = hi << 4 | lo;
-			s += 2;
-			if (ch == '\0')
-				return -1;
-		}
+		if ((ch = http_path_char(&s)) == -1)
+			return -1;
 		if (n + 1 >= outlen)
 			return -1;
 		out[n++] = (char)ch;
@@ -1021,7 +1030,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 	c->c_active = conn_now_ms();
-	if (c->c_direct)
+	if (!c->c_tls)
 		bufferevent_disable(c->c_bev, EV_WRITE);
 	if (!route)
 		client_join(c);
@@ -1240,7 +1249,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (c->c_state == CONN_WS && c->c_direct)
+	if (c->c_state == CONN_WS && !c->c_tls)
 		bufferevent_disable(bev, EV_WRITE);	/* conn_flush_cb again */
 	else if (c->c_state == CONN_CLOSING) {
 		tls_close_notify(c);
@@ -1249,7 +1258,6 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
-		bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 		conn_head_deadline(c);
 	}
 }

@@ -47,16 +47,16 @@ struct conn {
 	int			 c_dead;	/* dropped, freed from the loop */
 	int			 c_pinged;	/* idle: a ping is unanswered */
 	uint64_t		 c_active;	/* monotonic ms: last bytes, or our ping */
-	/*
-	 * A plain socket (not TLS): once upgraded, wsd writes its output
-	 * itself at the end of the loop's turn, and the bufferevent writes
-	 * only what the socket would not take (see conn_flush_cb).
-	 */
-	int			 c_direct;
 	int			 c_flushing;	/* on the flush queue */
 	TAILQ_ENTRY(conn)	 c_fentry;
 	struct conn_hold	*c_hold;	/* live pin events held back */
-	int			 c_tls;		/* accepted on a TLS listener */
+	/*
+	 * Accepted on a TLS listener.  A plain socket's output, once
+	 * upgraded, wsd writes itself at the end of the loop's turn, and the
+	 * bufferevent writes only what the socket would not take (see
+	 * conn_flush_cb); a TLS bufferevent writes all of its own.
+	 */
+	int			 c_tls;
 	struct event		*c_tls_timer;	/* handshake + head deadline */
 	struct ws_parser	 c_ws;
 	int			 c_waiting;	/* an API answer is on its way */
@@ -139,6 +139,11 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
 		    size_t len);
 
 /* http.c */
+/*
+ * http_path_char: the target's character at *sp, percent-decoded, and *sp
+ * past it; -1 for a bad escape or an encoded NUL.
+ */
+int	http_path_char(const char **sp);
 /* mono_us: monotonic microseconds; conn_now: the same in seconds. */
 uint64_t mono_us(void);
 time_t	conn_now(void);
@@ -208,6 +213,10 @@ void	tls_shutdown(void);
 /* client.c */
 /* utf8_repair: drop the bytes of broken UTF-8 sequences (a cut name). */
 void	utf8_repair(char *);
+/* client_send_reply: msg (NULL: nothing) with the request's id, sent, freed. */
+void	client_send_reply(struct conn *, json_t *msg, json_t *id);
+/* client_pins_json: the pins as in hello, an array (NULL: no memory). */
+json_t	*client_pins_json(void);
 json_t	*error_vjson(const char *code, const char *fmt, va_list)
 	    __attribute__((format(printf, 2, 0)));
 void	client_init(void);
