@@ -112,7 +112,7 @@ class GpiowsServer(Server):
         self.g.wait_serving()
         kids = self.g.wait_children()
         self.port = self.g.port
-        # The worker too: the helper tells it of every pin change.
+        # The worker too: it is woken by changes of the pins missions wait on.
         self.cpu_pids = [self.g.proc.pid, kids["wsd"], kids["worker"]]
         self.rss_pid = kids["wsd"]
 

@@ -26,6 +26,7 @@ struct pin {
 	int		 p_value;	/* last known logical value */
 	uint64_t	 p_seq;		/* seq of the last change, 0 if none */
 	uint64_t	 p_ts;		/* us since the epoch */
+	uint64_t	 p_mono;	/* CLOCK_MONOTONIC us of the last change */
 	uint32_t	 p_source;
 	uint32_t	 p_mission;
 	void		*p_line;	/* backend's handle */
@@ -34,6 +35,8 @@ struct pin {
 	uint32_t	 p_holder;	/* mission holding it, 0 if none */
 	struct event	*p_debounce;	/* debounce window, lazily made */
 	int		 p_bouncing;	/* inside a debounce window */
+	int		 p_watched;	/* the worker is sent its events */
+	uint64_t	 p_wsent;	/* seq of the last one the worker was sent */
 };
 
 #define HELPER_NICE	(-10)	/* as root: helper and worker before wsd */
@@ -53,10 +56,12 @@ struct helper_env {
 	struct pin	**h_pins;	/* in the order of the file */
 	unsigned int	 h_npins;
 	uint32_t	 h_generation;	/* of the pin table: +1 per reload */
+	uint64_t	 h_table_mono;	/* CLOCK_MONOTONIC us it was built */
 	uint64_t	 h_seq;		/* last seq assigned */
 	uint64_t	 h_boot;	/* start time, us: tells children of a restart */
 	/* The last events, for clients that resume (a ring). */
 	struct ipc_pin_event *h_hist;
+	uint64_t	*h_hist_mono;	/* CLOCK_MONOTONIC us of each, for watches */
 	size_t		 h_hist_size;
 	size_t		 h_hist_len;
 	size_t		 h_hist_head;	/* where the next one goes */
@@ -86,6 +91,13 @@ uint64_t pins_change(struct pin *, int value, uint64_t ts_us, uint32_t source,
 /* pins_edge: an input changed (backend callback); ts in us since the epoch. */
 void	pins_edge(struct pin *, int value, uint64_t ts_us);
 uint64_t pins_now_us(void);
+uint64_t pins_mono_us(void);
+/*
+ * pins_replay: call cb, oldest first, for the changes of p recorded at or
+ * after since (CLOCK_MONOTONIC us) that the worker has not been sent.
+ */
+void	pins_replay(struct pin *, uint64_t since,
+	    void (*cb)(const struct ipc_pin_event *, void *), void *arg);
 void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
 /* pins_history: call cb for every kept event with a seq above since. */
 int	pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *,
@@ -97,6 +109,8 @@ void	proc_start_all(void);
 void	proc_stop_all(void);
 /* proc_broadcast: send a message to every running child. */
 void	proc_broadcast(uint16_t type, const void *data, size_t len);
+/* proc_pin_event: a change of p, to wsd, and to the worker if it watches p. */
+void	proc_pin_event(struct pin *, const struct ipc_pin_event *);
 /* proc_send_tables: the (reloaded) pin table to every running child. */
 void	proc_send_tables(void);
 int	proc_running(void);

@@ -1,7 +1,8 @@
 /*
  * The pin table: the helper's single source of truth for every configured
  * pin, and the sequence of changes (seq) that clients use to tell what they
- * missed.  Every change goes to every child as an IPC_PIN_EVENT.
+ * missed.  Every change goes to wsd as an IPC_PIN_EVENT, and to the worker
+ * when it watches the pin (a mission waits for one of its edges).
  *
  * Pins and chips are allocated one by one and never move: backends keep
  * pointers to them (event callbacks, the sim's lines), and a reload keeps
@@ -25,6 +26,15 @@ pins_now_us(void)
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+pins_mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
@@ -230,6 +240,13 @@ pins_build(struct helper_env *h, struct gpiows_conf *conf, int keep_going,
 	free(h->h_pins);
 	h->h_pins = pins;
 	h->h_npins = npins;
+	/*
+	 * The worker watches pins by index: it watches again once it has the
+	 * new table, and nothing recorded against the old one is replayed.
+	 */
+	for (i = 0; i < npins; i++)
+		pins[i]->p_watched = 0;
+	h->h_table_mono = pins_mono_us();
 	return 0;
 fail:
 	for (i = 0; i < npins; i++)
@@ -374,6 +391,7 @@ pins_change(struct pin *p, int value, uint64_t ts_us, uint32_t source,
 	p->p_value = value;
 	p->p_seq = ++env->h_seq;
 	p->p_ts = ts_us;
+	p->p_mono = pins_mono_us();
 	p->p_source = source;
 	p->p_mission = mission;
 
@@ -386,12 +404,48 @@ pins_change(struct pin *p, int value, uint64_t ts_us, uint32_t source,
 	ev.mission = mission;
 	if (env->h_hist_size > 0) {
 		env->h_hist[env->h_hist_head] = ev;
+		env->h_hist_mono[env->h_hist_head] = p->p_mono;
 		env->h_hist_head = (env->h_hist_head + 1) % env->h_hist_size;
 		if (env->h_hist_len < env->h_hist_size)
 			env->h_hist_len++;
 	}
-	proc_broadcast(IPC_PIN_EVENT, &ev, sizeof(ev));
+	proc_pin_event(p, &ev);
 	return p->p_seq;
+}
+
+void
+pins_replay(struct pin *p, uint64_t since,
+    void (*cb)(const struct ipc_pin_event *, void *), void *arg)
+{
+	struct ipc_pin_event	 ev;
+	size_t			 i, k, start;
+
+	/* Changes recorded against an older table are not this pin's. */
+	if (since < env->h_table_mono)
+		since = env->h_table_mono;
+	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
+	    env->h_hist_size;
+	for (i = 0; i < env->h_hist_len; i++) {
+		k = (start + i) % env->h_hist_size;
+		if (env->h_hist[k].index == p->p_index &&
+		    env->h_hist[k].seq > p->p_wsent &&
+		    env->h_hist_mono[k] >= since)
+			cb(&env->h_hist[k], arg);
+	}
+	/*
+	 * Past the ring (a flood of changes while the watch was on its way):
+	 * at least the last change, which the pin itself keeps.
+	 */
+	if (p->p_seq > p->p_wsent && p->p_mono >= since) {
+		memset(&ev, 0, sizeof(ev));
+		ev.seq = p->p_seq;
+		ev.ts = p->p_ts;
+		ev.index = p->p_index;
+		ev.value = p->p_value;
+		ev.source = p->p_source;
+		ev.mission = p->p_mission;
+		cb(&ev, arg);
+	}
 }
 
 /*

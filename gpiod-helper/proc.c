@@ -61,6 +61,7 @@ static int	req_pin(struct child *, const struct ipc_msg *);
 static int	req_history(struct child *, const struct ipc_msg *);
 static int	req_hold(struct child *, const struct ipc_msg *);
 static int	req_mission_end(struct child *, const struct ipc_msg *);
+static int	req_watch(struct child *, const struct ipc_msg *);
 
 static const struct req_rule {
 	uint16_t	 type;
@@ -82,6 +83,8 @@ static const struct req_rule {
 	    req_hold },
 	{ IPC_MISSION_END, sizeof(struct ipc_mission_end),
 	    ROLE_BIT(CHILD_WORKER), req_mission_end },
+	{ IPC_PIN_WATCH, sizeof(struct ipc_watch), ROLE_BIT(CHILD_WORKER),
+	    req_watch },
 };
 
 /*
@@ -135,6 +138,17 @@ proc_broadcast(uint16_t type, const void *data, size_t len)
 
 	for (i = 0; i < CHILD_MAX; i++)
 		proc_send(&children[i], type, 0, data, len, -1);
+}
+
+void
+proc_pin_event(struct pin *p, const struct ipc_pin_event *ev)
+{
+	proc_send(&children[CHILD_WSD], IPC_PIN_EVENT, 0, ev, sizeof(*ev), -1);
+	if (p->p_watched) {
+		proc_send(&children[CHILD_WORKER], IPC_PIN_EVENT, 0, ev,
+		    sizeof(*ev), -1);
+		p->p_wsent = ev->seq;
+	}
 }
 
 int
@@ -323,9 +337,10 @@ proc_exec(struct child *c, int sock)
 static void
 proc_spawn(struct child *c)
 {
-	size_t	 maxq;
-	int	 sv[2];
-	pid_t	 pid;
+	size_t		 maxq;
+	unsigned int	 i;
+	int		 sv[2];
+	pid_t		 pid;
 
 	if (env->h_stopping)
 		return;
@@ -346,6 +361,10 @@ proc_spawn(struct child *c)
 	}
 	close(sv[1]);
 	c->c_pid = pid;
+	/* A new worker watches what its missions wait on anew. */
+	if (c->c_role == CHILD_WORKER)
+		for (i = 0; i < env->h_npins; i++)
+			env->h_pins[i]->p_watched = 0;
 	clock_gettime(CLOCK_MONOTONIC, &c->c_started);
 	/* wsd's queue must take a whole replay of the history (resume). */
 	maxq = CHILD_MAXQUEUE;
@@ -670,6 +689,54 @@ req_hold(struct child *c, const struct ipc_msg *msg)
 		holder_broadcast(p);
 	}
 	proc_reply(c, msg->hdr.id, IPC_OK, p->p_value, 0);
+	return 0;
+}
+
+struct replay {
+	struct child	*r_child;
+	struct pin	*r_pin;
+	unsigned int	 r_count;
+};
+
+static void
+replay_send(const struct ipc_pin_event *ev, void *arg)
+{
+	struct replay	*r = arg;
+
+	proc_send(r->r_child, IPC_PIN_EVENT, 0, ev, sizeof(*ev), -1);
+	r->r_pin->p_wsent = ev->seq;
+	r->r_count++;
+}
+
+static int
+req_watch(struct child *c, const struct ipc_msg *msg)
+{
+	struct ipc_watch	 w;
+	struct replay		 r;
+	struct pin		*p;
+
+	memcpy(&w, msg->data, sizeof(w));
+	if (w.watch > 1 || w.pad != 0 || w.generation > env->h_generation ||
+	    (w.generation == env->h_generation && w.index >= env->h_npins)) {
+		proc_compromised(c, "field out of range", msg->hdr.type);
+		return -1;
+	}
+	/* Made against an older table: the worker watches again with this one. */
+	if (w.generation < env->h_generation)
+		return 0;
+	p = pins_get(w.index);
+	if (w.watch && !p->p_watched) {
+		r.r_child = c;
+		r.r_pin = p;
+		r.r_count = 0;
+		pins_replay(p, w.since, replay_send, &r);
+		log_debug("pin %s: watched by the worker, %u change%s since "
+		    "its wait began", p->p_conf->p_name, r.r_count,
+		    r.r_count == 1 ? "" : "s");
+	} else if (!w.watch && p->p_watched)
+		log_debug("pin %s: no longer watched by the worker",
+		    p->p_conf->p_name);
+	p->p_watched = (int)w.watch;
 	return 0;
 }
 

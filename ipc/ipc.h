@@ -71,6 +71,7 @@ enum ipc_type {
 	IPC_HISTORY,		/* wsd: struct ipc_history: events after a seq */
 	IPC_PIN_HOLD,		/* worker: struct ipc_hold: hold or free a pin */
 	IPC_MISSION_END,	/* worker: struct ipc_mission_end: drop its holds */
+	IPC_PIN_WATCH,		/* worker: struct ipc_watch: a pin's events, or no more */
 
 	/* 300-399: wsd <-> worker (never seen by the helper) */
 	IPC_MISSION_LIST = 300,	/* wsd -> worker, empty: please send IPC_MISSIONS */
@@ -186,6 +187,21 @@ struct ipc_hold {
 	uint32_t	index;
 	uint32_t	generation;
 	uint32_t	hold;		/* 1 hold, 0 free */
+};
+
+/*
+ * The worker is sent the IPC_PIN_EVENTs of the pins it watches (those a
+ * mission waits on), not every change: each one would wake it.  A watch
+ * takes effect when the helper reads it, later than the wait began, so the
+ * helper first sends what it recorded on the pin from `since` on and has
+ * not yet sent: no edge after the start of a wait is lost.
+ */
+struct ipc_watch {
+	uint32_t	index;
+	uint32_t	generation;	/* of the table index refers to */
+	uint32_t	watch;		/* 1: send its events, 0: stop */
+	uint32_t	pad;
+	uint64_t	since;		/* CLOCK_MONOTONIC, us: when the wait began */
 };
 
 struct ipc_mission_end {

@@ -62,6 +62,7 @@ mission_journal_now(struct mission *m)
 static void	mission_finish(struct mission *, enum mstate, const char *);
 static void	mission_schedule(void);
 static void	mission_event(struct mission *);
+static void	mission_watch_dirty(void);
 
 /* A mission's name for the log: a client chose it, so printable only. */
 static const char *
@@ -254,6 +255,9 @@ mission_progress(struct mission *m)
 #define MISSION_JOURNAL_US	100000
 
 static struct event	*ev_journal, *ev_journal_later;
+static struct event	*ev_watch;
+static uint8_t		*watching;	/* per pin: the helper was told to */
+static uint64_t		*watch_since;
 
 static void
 mission_journal(struct mission *m, int now)
@@ -411,6 +415,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	if (m->m_timer != NULL)
 		evtimer_del(m->m_timer);
 	m->m_waiting = 0;
+	mission_watch_dirty();
 	m->m_sleep_until = 0;
 	m->m_state = state;
 	m->m_ended = worker_now_us();
@@ -448,6 +453,7 @@ mission_wind_down(struct mission *m)
 	if (m->m_timer != NULL)
 		evtimer_del(m->m_timer);
 	m->m_waiting = 0;
+	mission_watch_dirty();
 	if (safe && m->m_state == M_RUNNING) {
 		for (i = 0; i < m->m_nout; i++) {
 			if ((pi = worker_pin(m->m_out[i])) == NULL ||
@@ -484,6 +490,7 @@ mission_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (m->m_waiting) {
 		m->m_waiting = 0;
+		mission_watch_dirty();
 		if (!s->s_continue) {
 			snprintf(err, sizeof(err), "no %s edge on \"%s\" within "
 			    "%u ms", s->s_edge == 1 ? "rising" : s->s_edge == 2 ?
@@ -566,6 +573,8 @@ mission_run(struct mission *m)
 				return;
 			}
 			m->m_waiting = 1;
+			m->m_wait_since = worker_mono_us();
+			mission_watch_dirty();
 			mission_arm(m, worker_now_us() +
 			    (uint64_t)s->s_timeout_ms * 1000);
 			break;
@@ -904,6 +913,7 @@ mission_pin_event(const struct ipc_pin_event *ev)
 			continue;
 		evtimer_del(m->m_timer);
 		m->m_waiting = 0;
+		mission_watch_dirty();
 		mission_advance(m);
 	}
 }
@@ -938,6 +948,70 @@ mission_pins_changed(void)
 		}
 	}
 	mission_schedule();
+}
+
+/* ------------------------------------------------------------ edge watches */
+
+/*
+ * The helper sends the worker the events of the pins it watches, not every
+ * change (each would wake it).  Which pins those are is worked out once
+ * per turn of the loop, after whatever started or ended waits: a mission
+ * that waits on the same pin again at once costs no message.  A watch names
+ * when its first wait began, and the helper sends what it has recorded on
+ * the pin since then first.
+ */
+static void
+mission_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	const struct ipc_pin_info *pi;
+	const struct frame *f;
+	struct mission	*m;
+	struct ipc_watch w;
+	unsigned int	 i;
+	uint32_t	 reqid;
+
+	if (watching == NULL)
+		return;
+	memset(watch_since, 0, kenv->k_npins * sizeof(*watch_since));
+	TAILQ_FOREACH(m, &kenv->k_missions, m_entry) {
+		if (m->m_state != M_RUNNING || !m->m_waiting)
+			continue;
+		f = &m->m_stack[m->m_depth - 1];
+		if ((pi = worker_pin(f->f_steps[f->f_i].s_pin)) == NULL)
+			continue;
+		if (watch_since[pi->index] == 0 ||
+		    m->m_wait_since < watch_since[pi->index])
+			watch_since[pi->index] = m->m_wait_since;
+	}
+	for (i = 0; i < kenv->k_npins; i++) {
+		if ((watch_since[i] != 0) == watching[i])
+			continue;
+		memset(&w, 0, sizeof(w));
+		w.index = i;
+		w.generation = kenv->k_generation;
+		w.watch = watch_since[i] != 0;
+		w.since = watch_since[i];
+		worker_helper_send(IPC_PIN_WATCH, &w, sizeof(w), &reqid);
+		watching[i] = (uint8_t)w.watch;
+	}
+}
+
+static void
+mission_watch_dirty(void)
+{
+	event_active(ev_watch, EV_TIMEOUT, 0);
+}
+
+void
+mission_watch_reset(void)
+{
+	free(watching);
+	free(watch_since);
+	if ((watching = calloc(kenv->k_npins + 1, sizeof(*watching))) == NULL ||
+	    (watch_since = calloc(kenv->k_npins + 1,
+	    sizeof(*watch_since))) == NULL)
+		fatal("calloc");
+	mission_watch_dirty();
 }
 
 /* ------------------------------------------------------------ the journal */
@@ -1180,6 +1254,9 @@ mission_init(void)
 	    NULL)) == NULL ||
 	    event_priority_set(ev_journal_later, WORKER_PRIO_JOURNAL) == -1)
 		fatalx("journal event");
+	if ((ev_watch = event_new(kenv->k_base, -1, 0, mission_watch_cb,
+	    NULL)) == NULL || event_priority_set(ev_watch, 0) == -1)
+		fatalx("watch event");
 }
 
 void
@@ -1191,6 +1268,11 @@ mission_shutdown(void)
 	mission_journal_cb(-1, 0, NULL);	/* what is still to be written */
 	event_free(ev_journal);
 	event_free(ev_journal_later);
+	event_free(ev_watch);
+	free(watching);
+	free(watch_since);
+	watching = NULL;
+	watch_since = NULL;
 	while ((m = TAILQ_FIRST(&kenv->k_missions)) != NULL) {
 		TAILQ_REMOVE(&kenv->k_missions, m, m_entry);
 		mission_free(m);

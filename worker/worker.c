@@ -32,6 +32,15 @@ worker_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+uint64_t
+worker_mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 const struct ipc_pin_info *
 worker_pin(const char *name)
 {
@@ -148,6 +157,7 @@ worker_state_end(const struct ipc_msg *msg)
 	kenv->k_nstage = 0;
 	kenv->k_generation = end.generation;
 	kenv->k_boot = end.boot;
+	mission_watch_reset();
 	if (!kenv->k_ready) {
 		kenv->k_ready = 1;
 		mission_resume();

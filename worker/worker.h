@@ -56,6 +56,7 @@ struct mission {
 	int			 m_safe_left;	/* safe-value sets to come */
 	struct event		*m_timer;
 	int			 m_waiting;	/* for an edge */
+	uint64_t		 m_wait_since;	/* CLOCK_MONOTONIC us it began */
 	uint64_t		 m_sleep_until;	/* us since the epoch, or 0 */
 	uint64_t		 m_created, m_started, m_ended;
 	uint64_t		 m_boot;	/* helper it ran under */
@@ -95,6 +96,7 @@ extern struct worker_env *kenv;
 /* worker.c */
 const struct ipc_pin_info *worker_pin(const char *name);
 uint64_t worker_now_us(void);
+uint64_t worker_mono_us(void);
 int	worker_helper_send(uint16_t type, const void *data, size_t len,
 	    uint32_t *reqid);
 void	worker_wsd_send(uint16_t type, uint32_t id, const char *json);
@@ -108,6 +110,8 @@ json_t	*mission_list_json(void);
 void	mission_helper_reply(uint32_t id, const struct ipc_reply *);
 void	mission_pin_event(const struct ipc_pin_event *);
 void	mission_pins_changed(void);
+/* mission_watch_reset: a new pin table, on which nothing is watched yet. */
+void	mission_watch_reset(void);
 void	mission_holder(const struct ipc_pin_holder *);
 /* mission_resume: the journal's missions, once the helper's table is in. */
 void	mission_resume(void);

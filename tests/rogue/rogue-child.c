@@ -404,6 +404,17 @@ m_getvalue(void)
 }
 
 static void
+m_watch(void)
+{
+	struct ipc_watch	 w;
+
+	memset(&w, 0, sizeof(w));
+	w.watch = 1;
+	w.generation = generation;
+	wmsg(IPC_PIN_WATCH, 1, &w, sizeof(w));
+}
+
+static void
 m_fd(void)
 {
 	struct ipc_pin_req	 r = req(0, 0, IPC_SRC_CLIENT, 0);
@@ -502,6 +513,7 @@ static const struct {
 	{ "source",	m_source },
 	{ "mission",	m_mission },
 	{ "getvalue",	m_getvalue },
+	{ "watch",	m_watch },
 	{ "future",	m_future },
 	{ "fd",		m_fd },
 	{ "twofd",	m_twofd },

@@ -31,6 +31,7 @@ MALFORMED = [
     ("source", "IPC_PIN_SET from wsd as a mission"),
     ("mission", "IPC_PIN_SET from wsd with a mission id"),
     ("getvalue", "IPC_PIN_GET with a value"),
+    ("watch", "IPC_PIN_WATCH, which only the worker sends"),
     ("future", "IPC_PIN_SET naming a pin table not sent yet"),
     ("fd", "IPC_PIN_GET carrying an fd"),
     ("twofd", "IPC_PIN_GET carrying two fds"),
