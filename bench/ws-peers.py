@@ -4,10 +4,13 @@ counter server and a Node `ws` counter server (bench/peers/), each written
 the way its library's documentation shows.  Prints one table: each figure,
 its ratio to the best peer and the target of issue 3 it is held to.
 
-A benchmark, not a test: figures, no assertions.  The servers run on CPU 0
-and the load generator on CPU 1 (taskset), so that the two do not take
-turns on one core; server CPU time is read from /proc (wsd and gpiod-helper
-together for gpiows), so a saturated load generator neither flatters nor
+A benchmark, not a test: figures, no assertions.  The load generator runs
+on CPU 1 (taskset); the servers may use both CPUs, except in the round
+trips, where they are held to CPU 0.  On two CPUs wsd writes a broadcast
+from two threads (wsd/fanout.c), its loop on the CPU it started on and a
+writer on the other; the peers each have one thread for their clients.
+Server CPU time is read from /proc (all of gpiows's processes, each
+server's threads), so a saturated load generator neither flatters nor
 hides it.  The round trip is measured twice: with the client on the
 server's CPU (the "rtt" rows), and on the other CPU ("rtt2").  On this
 machine, a Firecracker guest with halt polling off, waking a process on the
@@ -41,6 +44,7 @@ PYTHON = "/usr/bin/python3"
 NODE = shutil.which("node") or "/usr/bin/node"
 PIN = os.environ.get("BENCH_NOPIN") is None and shutil.which("taskset") is not None
 SERVER_CPU, CLIENT_CPU = "0", "1"
+SERVER_CPUS = "0,1"     # but in the round trips
 
 RTT_N = 20000
 LISTENERS = 1000
@@ -91,6 +95,9 @@ def wsbench(kind, port, scenario, cpu_pids, rss_pid, args=(), cpu=CLIENT_CPU):
 class Server:
     """One server under test: start(), pids for CPU, pid for memory, stop()."""
 
+    def __init__(self, cpus):
+        self.cpus = cpus
+
     def __enter__(self):
         self.start()
         return self
@@ -107,7 +114,7 @@ class GpiowsServer(Server):
         # As Gpiows.start, without -v: debug logging is not what is measured.
         self.g.logf = open(self.g.log, "w")
         self.g.proc = subprocess.Popen(
-            pinned(SERVER_CPU, [HELPER, "-d", "-f", self.g.conf, "-w", WSD, "-m", WORKER]),
+            pinned(self.cpus, [HELPER, "-d", "-f", self.g.conf, "-w", WSD, "-m", WORKER]),
             stdout=self.g.logf, stderr=subprocess.STDOUT)
         self.g.wait_serving()
         kids = self.g.wait_children()
@@ -130,7 +137,7 @@ class ProcServer(Server):
         self.port = free_port()
         # Their complaints about clients that leave without a close frame
         # are not figures.
-        self.proc = subprocess.Popen(pinned(SERVER_CPU, self.cmd + [str(self.port)]),
+        self.proc = subprocess.Popen(pinned(self.cpus, self.cmd + [str(self.port)]),
                                      cwd=PEERS, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
@@ -161,7 +168,7 @@ def run_server(cls, scenarios):
     another's connections or heap."""
     figs = {}
     for sc in scenarios:
-        with cls() as s:
+        with cls(SERVER_CPU if sc in ("rtt", "rtt2") else SERVER_CPUS) as s:
             if sc == "rtt":
                 # Beside the server on its CPU: see the docstring.
                 f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid, ["-n", str(RTT_N)],
@@ -233,8 +240,9 @@ def main():
     with open("/proc/loadavg") as f:
         load0 = f.read().split()[:3]
     print("bench-ws: %s; load average at start %s" % (
-        "servers on CPU %s, load generator on CPU %s (taskset)" % (SERVER_CPU, CLIENT_CPU)
-        if PIN else "no CPU pinning", " ".join(load0)), flush=True)
+        "load generator on CPU %s, servers on CPUs %s (round trips: CPU %s) (taskset)" %
+        (CLIENT_CPU, SERVER_CPUS, SERVER_CPU) if PIN else "no CPU pinning",
+        " ".join(load0)), flush=True)
     res = {}
     for cls in servers:
         res[cls.name] = run_server(cls, scenarios)

@@ -207,6 +207,7 @@ static const char *const sc_helper[] = {
 	"rseq", "prlimit64", "getrlimit", "setrlimit", "sysinfo",
 	"seccomp", "capget", "capset", "umask", "getcwd", "setsid",
 	"setpgid", "getpgid", "getpgrp", "getsid", "sched_getaffinity",
+	"sched_setaffinity",	/* wsd's fan-out writer, before its sandbox */
 	"timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"epoll_create", "epoll_create1",
 	"socketcall", "membarrier", "connect", "setpriority", "getpriority",
@@ -315,6 +316,9 @@ sandbox_apply(enum sandbox_role role)
 	/* Only the native architecture: any other is killed by default. */
 	if ((ctx = seccomp_init(deny)) == NULL)
 		fatalx("seccomp_init failed");
+	/* Every thread: wsd's fan-out writer (wsd/fanout.c) too. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0)
+		fatalx("seccomp TSYNC: %s", strerror(-rc));
 	sandbox_allow(ctx, sc_base);
 	switch (role) {
 	case SANDBOX_HELPER:

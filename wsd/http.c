@@ -29,6 +29,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "fanout.h"
 #include "log.h"
 #include "wsd.h"
 
@@ -40,6 +41,10 @@ static int			 listener_tls = 1;	/* the arg of TLS ones */
 
 /* Upgraded connections with output to write at the end of the turn. */
 static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
+/* One turn's writes (conn_flush_cb). */
+static struct fan_item	*fan_items;
+static struct conn	**fan_conns;
+static size_t		 fan_cap;
 static struct event		*ev_flush;
 
 struct http_req {
@@ -208,6 +213,11 @@ http_free_listeners(void)
 	if (ev_flush != NULL)
 		event_free(ev_flush);
 	ev_flush = NULL;
+	free(fan_items);
+	free(fan_conns);
+	fan_items = NULL;
+	fan_conns = NULL;
+	fan_cap = 0;
 
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i]);
@@ -271,17 +281,35 @@ http_error(struct conn *c, int status, const char *reason, const char *extra)
  * watch for writability, a turn of the loop, the write, an epoll_ctl to
  * stop watching.  For a broadcast to N clients that is 2N system calls of
  * 3N, and the reply to a request leaves a turn earlier.  Frames queued in
- * the same turn still go in one write.  What the socket does not take is
+ * the same turn still go in one write, and a long list of writes is
+ * shared with a second CPU (fanout.c).  What a socket does not take is
  * left to the bufferevent (EV_WRITE enabled) until its output is empty
  * again (conn_write_cb).  Only for plain sockets: TLS has to go through
  * its bufferevent.
  */
+static int
+fan_grow(void)
+{
+	struct fan_item	*ni;
+	struct conn	**nc;
+
+	if ((ni = reallocarray(fan_items, fan_cap + 256, sizeof(*ni))) == NULL)
+		return -1;
+	fan_items = ni;
+	if ((nc = reallocarray(fan_conns, fan_cap + 256, sizeof(*nc))) == NULL)
+		return -1;
+	fan_conns = nc;
+	fan_cap += 256;
+	return 0;
+}
+
 static void
 conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c;
 	struct evbuffer	*out;
-	int		 n;
+	struct fan_item	*it;
+	size_t		 n = 0, i;
 
 	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
 		TAILQ_REMOVE(&flushq, c, c_fentry);
@@ -292,13 +320,30 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 		out = bufferevent_get_output(c->c_bev);
 		if (evbuffer_get_length(out) == 0)
 			continue;
-		/* As the bufferevent does: its output's start is frozen. */
-		evbuffer_unfreeze(out, 1);
-		errno = 0;
-		n = evbuffer_write(out, bufferevent_getfd(c->c_bev));
-		evbuffer_freeze(out, 1);
-		if (n == -1 && errno != EAGAIN && errno != EINTR) {
-			log_debug("client write: %s", strerror(errno));
+		if (n == fan_cap && fan_grow() == -1) {
+			bufferevent_enable(c->c_bev, EV_WRITE);
+			continue;
+		}
+		it = &fan_items[n];
+		it->fi_fd = bufferevent_getfd(c->c_bev);
+		it->fi_niov = evbuffer_peek(out, -1, NULL, it->fi_iov,
+		    FANOUT_IOV);
+		if (it->fi_niov > FANOUT_IOV)
+			it->fi_niov = FANOUT_IOV;
+		fan_conns[n++] = c;
+	}
+	fanout_write(fan_items, n);
+	for (i = 0; i < n; i++) {
+		c = fan_conns[i];
+		it = &fan_items[i];
+		out = bufferevent_get_output(c->c_bev);
+		if (it->fi_n > 0) {
+			/* As the bufferevent does: its output's start is frozen. */
+			evbuffer_unfreeze(out, 1);
+			evbuffer_drain(out, (size_t)it->fi_n);
+			evbuffer_freeze(out, 1);
+		} else if (it->fi_n == -1 && it->fi_errno != EAGAIN) {
+			log_debug("client write: %s", strerror(it->fi_errno));
 			conn_drop(c);
 			continue;
 		}

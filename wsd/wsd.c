@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "sandbox.h"
+#include "fanout.h"
 #include "wsd.h"
 
 struct wsd_env	*wenv;
@@ -356,6 +357,7 @@ main(int argc, char *argv[])
 	tls_init();
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	fanout_init();
 	sandbox_child_enter(&o, SANDBOX_WSD, ppid);
 
 	signal(SIGPIPE, SIG_IGN);
@@ -371,6 +373,7 @@ main(int argc, char *argv[])
 	log_debug("exiting");
 	client_shutdown();
 	http_free_listeners();
+	fanout_shutdown();
 	ipc_chan_free(w.w_helper);
 	ipc_chan_free(w.w_worker);
 	event_free(ev_term);

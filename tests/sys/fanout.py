@@ -1,0 +1,169 @@
+"""A broadcast to many clients is written from two threads where wsd may
+use two CPUs (wsd/fanout.c): the loop's thread writes the first half of
+the list and a writer thread the second.  Shown here: the writer exists
+only then, runs under the same seccomp filter with every signal blocked,
+on CPUs other than the loop's; every listener, whichever half it is in,
+gets every pin event once, in seq order; and clients that stop reading in
+the middle of such a write are still cut off at the output cap while the
+others go on."""
+import json
+import os
+import subprocess
+import time
+
+from gpiows_test import HELPER, WORKER, WSD, Gpiows, Tap, proc_status
+from rawws import Closed, RawWs, frame
+
+t = Tap()
+LISTENERS = 200         # over FANOUT_MIN (64): the list is split
+TOGGLES = 30
+SLOW = 70
+BATCH = 200
+MAX_TOGGLES = 60000     # failure bound: the slow ones are cut long before
+
+
+def tasks(pid):
+    return sorted(int(x) for x in os.listdir("/proc/%d/task" % pid))
+
+
+def task_status(pid, tid):
+    out = {}
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def cpus(s):
+    out = set()
+    for part in s.split(","):
+        a, _, b = part.partition("-")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
+def check_threads(g):
+    wsd = g.children()["wsd"]
+    tids = tasks(wsd)
+    t.eq(len(tids), 2, "wsd has two threads: the loop and the writer")
+    if len(tids) != 2:
+        return
+    main, writer = task_status(wsd, wsd), task_status(wsd, [x for x in tids if x != wsd][0])
+    t.ok(main["Seccomp"] == "2" and writer["Seccomp"] == "2",
+         "both run under the seccomp filter (mode 2)", (main["Seccomp"], writer["Seccomp"]))
+    t.eq(main.get("Seccomp_filters"), writer.get("Seccomp_filters"),
+         "the same filters: the writer got wsd's own too (TSYNC)")
+    # Signals 1 to 31 but SIGKILL and SIGSTOP, which cannot be blocked.
+    std = 0x7fffffff & ~(1 << (9 - 1)) & ~(1 << (19 - 1))
+    t.eq(int(writer["SigBlk"], 16) & 0x7fffffff, std,
+         "the writer blocks every signal (SigBlk %s)" % writer["SigBlk"])
+    t.ok(main["Uid"] == writer["Uid"] and main["Gid"] == writer["Gid"] and
+         main["Uid"].split()[0] != "0", "the writer dropped root with the loop",
+         (main["Uid"], writer["Uid"]))
+    mc, wc = cpus(main["Cpus_allowed_list"]), cpus(writer["Cpus_allowed_list"])
+    t.ok(len(mc) == 1 and wc and not (mc & wc),
+         "the loop on one CPU, the writer on the others", (mc, wc))
+
+
+def check_one_cpu():
+    """Started on one CPU, wsd keeps a single thread."""
+    g = Gpiows()
+    g.logf = open(g.log, "w")
+    g.proc = subprocess.Popen(["taskset", "-c", str(min(os.sched_getaffinity(0))),
+                               HELPER, "-d", "-v", "-f", g.conf, "-w", WSD, "-m", WORKER],
+                              stdout=g.logf, stderr=subprocess.STDOUT)
+    try:
+        g.wait_serving()
+        t.eq(len(tasks(g.children()["wsd"])), 1, "on one CPU wsd has one thread")
+    finally:
+        g.stop()
+        g.logf.close()
+        g.tmp.cleanup()
+
+
+def check_listeners(g):
+    w = RawWs(g.port)
+    ls = [RawWs(g.port) for _ in range(LISTENERS)]
+    got = [[] for _ in ls]
+    for i in range(TOGGLES):
+        r = w.request({"op": "toggle", "pin": "led"})
+        assert r["ok"], r
+        for k, c in enumerate(ls):
+            while True:
+                m = c.recv_json()
+                if m.get("type") == "pin" and m["pin"] == "led":
+                    got[k].append((m["seq"], m["value"]))
+                    break
+    bad = [k for k, evs in enumerate(got)
+           if len(evs) != TOGGLES or
+           any(b[0] <= a[0] or b[1] == a[1] for a, b in zip(evs, evs[1:]))]
+    t.eq(bad, [], "each of %d listeners got all %d led events once, in seq order, "
+         "alternating" % (LISTENERS, TOGGLES))
+    t.eq(len(set(tuple(e) for e in got)), 1, "and all of them the same ones")
+    for c in ls:
+        c.close()
+    w.close()
+
+
+def batch(w, first_id, state):
+    w.send(b"".join(frame(1, json.dumps({"op": "toggle", "pin": "led",
+                                         "id": first_id + i}))
+                    for i in range(BATCH)))
+    want = first_id
+    deadline = time.monotonic() + 10
+    while want < first_id + BATCH:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "stalled waiting for reply %d" % want
+        try:
+            m = w.recv_json(left)
+        except (OSError, Closed) as e:
+            return "working client: %r" % e
+        typ = m.get("type")
+        if typ == "reply":
+            if m.get("id") != want or m.get("ok") is not True:
+                return "reply %r, want id %d ok" % (m, want)
+            want += 1
+        elif typ == "pin" and m.get("pin") == "led":
+            if m["seq"] <= state["seq"] or m["value"] == state["value"]:
+                return "event out of order: %r" % (m,)
+            state["seq"], state["value"] = m["seq"], m["value"]
+            state["events"] += 1
+        elif typ == "users":
+            state["users"] = m["count"]
+    return None
+
+
+def check_slow(g):
+    w = RawWs(g.port)
+    state = {"seq": w.hello["seq"], "value": None, "events": 0, "users": None}
+    led = [p for p in w.hello["pins"] if p["name"] == "led"][0]
+    state["value"] = led["value"]
+    slow = [RawWs(g.port, rcvbuf=4096, hello=False) for _ in range(SLOW)]
+    toggles, ident, problem = 0, 1, None
+    while problem is None and toggles < MAX_TOGGLES:
+        problem = batch(w, ident, state)
+        ident += BATCH
+        toggles += BATCH
+        if state["users"] == 1:
+            break
+    t.ok(problem is None, "the working client got all %d replies and events in order "
+         "while %d clients stopped reading" % (toggles, SLOW), problem)
+    t.eq(state["users"], 1, "every one of the %d that stopped reading was cut off "
+         "(users back to 1, after %d toggles)" % (SLOW, toggles))
+    for s in slow:
+        s.close()
+    w.close()
+
+
+if len(os.sched_getaffinity(0)) < 2:
+    t.skip("wsd's writer thread", "this machine gives the tests one CPU")
+    check_one_cpu()
+else:
+    with Gpiows() as g:
+        check_threads(g)
+        check_listeners(g)
+        check_slow(g)
+    check_one_cpu()
+t.done()
