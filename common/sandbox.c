@@ -148,7 +148,7 @@ sandbox_parent_death(pid_t ppid)
 /* Everything a libevent loop with glibc's malloc needs. */
 static const char *const sc_base[] = {
 	"read", "write", "readv", "writev", "close", "lseek",
-	"recvmsg", "sendmsg", "recvfrom", "sendto",
+	"recvmsg", "sendmsg", "recvfrom", "sendto", "recvmmsg",
 	"epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll", "select",
 	"pselect6",
 	"fcntl", "fstat", "newfstatat", "statx",

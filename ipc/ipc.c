@@ -63,34 +63,22 @@ ipc_send(int sock, uint16_t type, uint32_t id, const void *data, size_t len,
 	return 0;
 }
 
-int
-ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
+/* Room for two descriptors: a second one is seen, and refused. */
+#define IPC_CMSG_SPACE	CMSG_SPACE(2 * sizeof(int))
+
+/*
+ * What recvmsg or recvmmsg put in mh (n bytes, the datagram in buf), as
+ * ipc_recv returns it.
+ */
+static int
+ipc_parse(int sock, const struct msghdr *mh, ssize_t n, void *buf,
+    struct ipc_msg *msg)
 {
-	struct iovec	 iov;
-	struct msghdr	 mh;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cmsgbuf;
 	struct cmsghdr	*cmsg;
-	ssize_t		 n;
 	int		 fds[2], nfds = 0, bad = 0, i;
 
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = buf;
-	iov.iov_len = bufsize;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cmsgbuf.buf;
-	mh.msg_controllen = sizeof(cmsgbuf.buf);
-	do {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	} while (n == -1 && errno == EINTR);
-	if (n == -1)
-		return -1;
-
-	for (cmsg = CMSG_FIRSTHDR(&mh); cmsg != NULL;
-	    cmsg = CMSG_NXTHDR(&mh, cmsg)) {
+	for (cmsg = CMSG_FIRSTHDR(mh); cmsg != NULL;
+	    cmsg = CMSG_NXTHDR((struct msghdr *)mh, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
 		    cmsg->cmsg_type == SCM_RIGHTS) {
 			size_t k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -114,7 +102,7 @@ ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
 		errno = EBADMSG;
 		return -1;
 	}
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+	if (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		bad = 1;
 	if ((size_t)n < sizeof(struct ipc_hdr))
 		bad = 1;
@@ -138,6 +126,32 @@ ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
 }
 
 int
+ipc_recv(int sock, struct ipc_msg *msg, void *buf, size_t bufsize)
+{
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[IPC_CMSG_SPACE];
+	} cmsgbuf;
+	ssize_t		 n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = buf;
+	iov.iov_len = bufsize;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cmsgbuf.buf;
+	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	do {
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	} while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	return ipc_parse(sock, &mh, n, buf, msg);
+}
+
+int
 ipc_check_size(const struct ipc_msg *msg, size_t size)
 {
 	return msg->hdr.len == size;
@@ -157,6 +171,8 @@ struct ipc_out {
 	unsigned char		 o_data[];
 };
 
+#define IPC_BATCH	4	/* datagrams per recvmmsg */
+
 struct ipc_chan {
 	int			 c_fd;
 	struct event		*c_rev;
@@ -166,32 +182,83 @@ struct ipc_chan {
 	size_t			 c_maxqueue;
 	ipc_cb			 c_cb;
 	void			*c_arg;
-	unsigned char		*c_buf;
+	unsigned char		*c_buf;		/* IPC_BATCH datagrams */
+	struct mmsghdr		 c_mm[IPC_BATCH];
+	struct iovec		 c_iov[IPC_BATCH];
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[IPC_CMSG_SPACE];
+	}			 c_cmsg[IPC_BATCH];
 };
 
 #define IPC_BUFSIZE	(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
 
+/*
+ * Up to IPC_BATCH datagrams per recvmmsg: one system call for what one
+ * wakeup finds, where recvmsg took one per datagram and one more to learn
+ * that there was no other.  Fewer than asked for means the socket was
+ * empty; a full batch is followed by another, up to 64 datagrams, so that
+ * one busy peer cannot starve the others.  Every batch is checked before
+ * any of it is handed on, so that the descriptors of what will not be
+ * handed on (the callback freed the channel, or a datagram is malformed)
+ * are known and closed.
+ */
 static void
 ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_chan	*c = arg;
-	struct ipc_msg	 msg;
-	int		 r, i;
+	struct ipc_msg	 msgs[IPC_BATCH];
+	int		 rs[IPC_BATCH], errs[IPC_BATCH];
+	int		 n, k, j, round;
 
-	/* A bounded batch, so that one busy peer cannot starve the others. */
-	for (i = 0; i < 64; i++) {
-		r = ipc_recv(c->c_fd, &msg, c->c_buf, IPC_BUFSIZE);
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (r <= 0) {
-			if (r == 0)
-				errno = 0;
-			event_del(c->c_rev);
-			c->c_cb(c, NULL, c->c_arg);
-			return;
+	for (round = 0; round < 64 / IPC_BATCH; round++) {
+		for (k = 0; k < IPC_BATCH; k++) {
+			memset(&c->c_mm[k], 0, sizeof(c->c_mm[k]));
+			c->c_iov[k].iov_base = c->c_buf + k * IPC_BUFSIZE;
+			c->c_iov[k].iov_len = IPC_BUFSIZE;
+			c->c_mm[k].msg_hdr.msg_iov = &c->c_iov[k];
+			c->c_mm[k].msg_hdr.msg_iovlen = 1;
+			c->c_mm[k].msg_hdr.msg_control = c->c_cmsg[k].buf;
+			c->c_mm[k].msg_hdr.msg_controllen =
+			    sizeof(c->c_cmsg[k].buf);
 		}
-		if (c->c_cb(c, &msg, c->c_arg) == -1)
-			return;		/* the callback freed the channel */
+		do {
+			n = recvmmsg(c->c_fd, c->c_mm, IPC_BATCH,
+			    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL);
+		} while (n == -1 && errno == EINTR);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			rs[0] = -1;
+			errs[0] = n == 0 ? 0 : errno;
+			n = 1;
+		} else
+			for (k = 0; k < n; k++) {
+				/* A malformed one's descriptors are closed here. */
+				rs[k] = ipc_parse(c->c_fd, &c->c_mm[k].msg_hdr,
+				    (ssize_t)c->c_mm[k].msg_len,
+				    c->c_iov[k].iov_base, &msgs[k]);
+				errs[k] = rs[k] == -1 ? errno : 0;
+			}
+		for (k = 0; k < n; k++) {
+			if (rs[k] <= 0 ||
+			    c->c_cb(c, &msgs[k], c->c_arg) == -1) {
+				/* What comes after is not handed on. */
+				for (j = k + 1; j < n; j++)
+					if (rs[j] == 1 && msgs[j].fd != -1)
+						close(msgs[j].fd);
+				if (rs[k] <= 0) {
+					/* EOF (errno 0) or malformed. */
+					event_del(c->c_rev);
+					errno = errs[k];
+					c->c_cb(c, NULL, c->c_arg);
+				}
+				/* Else the callback freed the channel. */
+				return;
+			}
+		}
+		if (n < IPC_BATCH)
+			return;
 	}
 }
 
@@ -230,7 +297,7 @@ ipc_chan_new(struct event_base *base, int sock, size_t maxqueue, ipc_cb cb,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	if ((c->c_buf = malloc(IPC_BUFSIZE)) == NULL) {
+	if ((c->c_buf = malloc(IPC_BATCH * IPC_BUFSIZE)) == NULL) {
 		free(c);
 		return NULL;
 	}

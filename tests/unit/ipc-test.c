@@ -871,6 +871,41 @@ test_chan_read(void)
 	    st.nmsg);
 	close(sv[1]);
 
+	/*
+	 * Read in one batch with a message that is never handed on (the
+	 * channel was freed before it, or it follows a malformed one): the
+	 * descriptor it carried is closed, not leaked.
+	 */
+	{
+		int	 freeing;
+
+		for (freeing = 1; freeing >= 0; freeing--) {
+			char	 ch;
+
+			pair(sv);
+			mkpipe(p);
+			memset(&st, 0, sizeof(st));
+			st.free_on_msg = freeing;
+			st.chan = ipc_chan_new(base, sv[0], 1 << 20, rcb, &st);
+			send_id(sv[1], 41, -1);
+			if (!freeing) {
+				len = mkdgram(d, IPC_PIN_GET, IPC_VERSION, 5,
+				    42, 0, 4);
+				raw_send(sv[1], d, len, NULL, 0);
+			}
+			send_id(sv[1], 43, p[1]);
+			close(p[1]);
+			run_until_freed(base, &st);
+			nonblock(p[0]);
+			ok(st.nmsg == 1 && read(p[0], &ch, 1) == 0,
+			    "%s: the fd of the message after it is closed",
+			    freeing ? "a callback frees the channel mid-batch" :
+			    "a malformed message mid-batch");
+			close(sv[1]);
+			close(p[0]);
+		}
+	}
+
 	/* A long burst is read in batches, all of it. */
 	pair(sv);
 	{
