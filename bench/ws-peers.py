@@ -46,7 +46,7 @@ PIN = os.environ.get("BENCH_NOPIN") is None and shutil.which("taskset") is not N
 SERVER_CPU, CLIENT_CPU = "0", "1"
 SERVER_CPUS = "0,1"     # but in the round trips
 
-RTT_N = 20000
+RTT_N = 200000
 LISTENERS = 1000
 IDLE_N = 10000
 # Each connect to a peer broadcasts the users count to everyone: 10,000 of

@@ -140,10 +140,39 @@ proc_broadcast(uint16_t type, const void *data, size_t len)
 		proc_send(&children[i], type, 0, data, len, -1);
 }
 
+/*
+ * While a request of wsd is carried out, the change it makes is kept back
+ * and goes with the reply, in one message: a toggle costs both processes
+ * one system call and wsd one wakeup less.  A second change before the
+ * reply sends the first on its own, so the order stays that of the seqs.
+ */
+static struct {
+	struct child		*a_child;	/* wsd, while its request runs */
+	int			 a_held;
+	struct ipc_pin_event	 a_ev;
+} attach;
+
+static void
+attach_flush(void)
+{
+	if (attach.a_held)
+		proc_send(attach.a_child, IPC_PIN_EVENT, 0, &attach.a_ev,
+		    sizeof(attach.a_ev), -1);
+	attach.a_held = 0;
+	attach.a_child = NULL;
+}
+
 void
 proc_pin_event(struct pin *p, const struct ipc_pin_event *ev)
 {
-	proc_send(&children[CHILD_WSD], IPC_PIN_EVENT, 0, ev, sizeof(*ev), -1);
+	if (attach.a_child != NULL && !attach.a_held) {
+		attach.a_ev = *ev;
+		attach.a_held = 1;
+	} else {
+		attach_flush();
+		proc_send(&children[CHILD_WSD], IPC_PIN_EVENT, 0, ev,
+		    sizeof(*ev), -1);
+	}
 	if (p->p_watched) {
 		proc_send(&children[CHILD_WORKER], IPC_PIN_EVENT, 0, ev,
 		    sizeof(*ev), -1);
@@ -462,10 +491,19 @@ proc_reply(struct child *c, uint32_t id, int error, int value, uint64_t seq)
 {
 	struct ipc_reply	 r;
 
+	unsigned char		 both[sizeof(r) + sizeof(struct ipc_pin_event)];
+
 	memset(&r, 0, sizeof(r));
 	r.error = error;
 	r.value = value;
 	r.seq = seq;
+	if (attach.a_child == c && attach.a_held) {
+		memcpy(both, &r, sizeof(r));
+		memcpy(both + sizeof(r), &attach.a_ev, sizeof(attach.a_ev));
+		attach.a_held = 0;
+		proc_send(c, IPC_REPLY, id, both, sizeof(both), -1);
+		return;
+	}
 	proc_send(c, IPC_REPLY, id, &r, sizeof(r), -1);
 }
 
@@ -786,7 +824,10 @@ req_pin(struct child *c, const struct ipc_msg *msg)
 	}
 	if (env->h_stopping)
 		return 0;	/* outputs are at their safe values now */
+	if (c->c_role == CHILD_WSD)
+		attach.a_child = c;
 	proc_request(c, type, msg->hdr.id, &req);
+	attach_flush();
 	return 0;
 }
 

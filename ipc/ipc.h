@@ -50,7 +50,10 @@ enum ipc_type {
 				   sent again, whole, after a reload */
 	IPC_STATE_END,		/* struct ipc_state_end: the table is complete */
 	IPC_PIN_EVENT,		/* struct ipc_pin_event: a pin changed */
-	IPC_REPLY,		/* struct ipc_reply: answer to request hdr.id */
+	IPC_REPLY,		/* struct ipc_reply: answer to request hdr.id;
+				   to wsd, followed by the struct
+				   ipc_pin_event of the change it made, if
+				   one (one message where there were two) */
 	IPC_LISTENER,		/* struct ipc_listener + fd: a listening socket (wsd) */
 	IPC_PEER,		/* struct ipc_peer + fd: channel to the other child */
 	IPC_SHUTDOWN,		/* empty: finish what is queued and exit */

@@ -162,6 +162,19 @@ wsd_origin(const struct ipc_msg *msg)
 		fatal("strdup");
 }
 
+/* A pin event from the helper: a change (id 0), or history for request id. */
+static void
+wsd_pin_event(uint32_t id, const struct ipc_pin_event *ev)
+{
+	if (!wenv->w_ready || ev->source >= IPC_SRC_MAX ||
+	    (id == 0 && ev->index >= wenv->w_npins))
+		fatalx("helper sent a bad pin event");
+	if (id != 0)		/* history, for a resume */
+		client_history_event(id, ev);
+	else
+		client_pin_event(ev);
+}
+
 static int
 wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 {
@@ -199,16 +212,10 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		wenv->w_ready = 1;
 		break;
 	case IPC_PIN_EVENT:
-		if (!wenv->w_ready || !ipc_check_size(msg, sizeof(ev)))
+		if (!ipc_check_size(msg, sizeof(ev)))
 			fatalx("helper sent a bad pin event");
 		memcpy(&ev, msg->data, sizeof(ev));
-		if (ev.source >= IPC_SRC_MAX ||
-		    (msg->hdr.id == 0 && ev.index >= wenv->w_npins))
-			fatalx("helper sent a bad pin event");
-		if (msg->hdr.id != 0)		/* history, for a resume */
-			client_history_event(msg->hdr.id, &ev);
-		else
-			client_pin_event(&ev);
+		wsd_pin_event(msg->hdr.id, &ev);
 		break;
 	case IPC_HISTORY_END:
 		if (!ipc_check_size(msg, sizeof(struct ipc_history_end)))
@@ -234,7 +241,12 @@ wsd_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg, void *arg)
 		}
 		break;
 	case IPC_REPLY:
-		if (!ipc_check_size(msg, sizeof(rep)))
+		/* With the change it made, if one, which comes first. */
+		if (ipc_check_size(msg, sizeof(rep) + sizeof(ev))) {
+			memcpy(&ev, (const char *)msg->data + sizeof(rep),
+			    sizeof(ev));
+			wsd_pin_event(0, &ev);
+		} else if (!ipc_check_size(msg, sizeof(rep)))
 			fatalx("helper sent a bad reply");
 		memcpy(&rep, msg->data, sizeof(rep));
 		client_helper_reply(msg->hdr.id, &rep);

@@ -282,12 +282,21 @@ await_reply(uint32_t id)
 		}
 		if (h.type != IPC_REPLY || h.id != id)
 			continue;
-		if ((size_t)n != HDRSZ + sizeof(r)) {
+		/* As wsd: the change the request made may come with it. */
+		if ((size_t)n != HDRSZ + sizeof(r) && (size_t)n != HDRSZ +
+		    sizeof(r) + sizeof(struct ipc_pin_event)) {
 			rlog("rogue reply of %zd bytes", n);
 			return;
 		}
 		memcpy(&r, rbuf + HDRSZ, sizeof(r));
 		rlog("rogue reply %d %d", (int)r.error, (int)r.value);
+		if ((size_t)n > HDRSZ + sizeof(r)) {
+			struct ipc_pin_event	 ev;
+
+			memcpy(&ev, rbuf + HDRSZ + sizeof(r), sizeof(ev));
+			rlog("rogue reply event seq %s value %d",
+			    ev.seq == r.seq ? "same" : "other", (int)ev.value);
+		}
 		return;
 	}
 }
@@ -476,7 +485,8 @@ m_flood(void)
 		if (h.id == expect)
 			inorder++;
 		expect = h.id + 1;
-		if ((size_t)n == HDRSZ + sizeof(rep)) {
+		if ((size_t)n == HDRSZ + sizeof(rep) || (size_t)n == HDRSZ +
+		    sizeof(rep) + sizeof(struct ipc_pin_event)) {
 			memcpy(&rep, rbuf + HDRSZ, sizeof(rep));
 			if (rep.error == IPC_OK)
 				okay++;

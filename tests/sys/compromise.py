@@ -222,6 +222,9 @@ def case_good(t):
         t.ok("rogue reply 0 1" in g.rogue_lines(),
              "%s: the reply says ok, value 1" % name,
              "rogue log: %r" % g.rogue_lines())
+        t.ok("rogue reply event seq same value 1" in g.rogue_lines(),
+             "%s: the change it made comes in the same message, with the reply's seq"
+             % name, "rogue log: %r" % g.rogue_lines())
         time.sleep(0.3)
         t.eq(g.starts(), 1, "%s: the rogue was started once only" % name)
         t.ok("compromised" not in g.logtext(),
