@@ -187,3 +187,37 @@ class RawWs:
 
     def close(self):
         self.s.close()
+
+
+def toggle_batch(w, first_id, state, count):
+    """Send count toggles of led in one write; read their replies and the
+    pin events up to the last reply, checking their order into state
+    (seq, value, events, users: every users count seen).  Returns None or
+    what is wrong."""
+    w.send(b"".join(frame(1, json.dumps({"op": "toggle", "pin": "led",
+                                         "id": first_id + i}))
+                    for i in range(count)))
+    want = first_id
+    deadline = time.monotonic() + 10    # failure bound: a stall
+    while want < first_id + count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "stalled waiting for reply %d" % want
+        try:
+            m = w.recv_json(left)
+        except (OSError, Closed) as e:
+            return "working client: %r" % e
+        typ = m.get("type")
+        if typ == "reply":
+            if m.get("id") != want or m.get("ok") is not True:
+                return "reply %r, want id %d ok" % (m, want)
+            want += 1
+        elif typ == "pin" and m.get("pin") == "led":
+            if m["seq"] <= state["seq"] or m["value"] == state["value"]:
+                return "event out of order: %r after seq %d value %d" % (
+                    m, state["seq"], state["value"])
+            state["seq"], state["value"] = m["seq"], m["value"]
+            state["events"] += 1
+        elif typ == "users":
+            state["users"].append(m["count"])
+    return None

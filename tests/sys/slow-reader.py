@@ -10,13 +10,12 @@ its arenas, and the frame that passes the cap is queued before the check;
 broadcast frames, each was queued by reference in a 1 KiB chain of its
 own, and a slow reader of pin events cost over 10 MiB: this test caught
 it.)"""
-import json
 import os
 import socket
 import time
 
 from gpiows_test import Gpiows, Tap, proc_status
-from rawws import Closed, RawWs, frame
+from rawws import RawWs, frame, toggle_batch
 
 t = Tap()
 CAP = 1024 * 1024
@@ -37,38 +36,6 @@ def kib(pid, field):
     return int(proc_status(pid)[field].split()[0]) * 1024
 
 
-def batch(w, first_id, state):
-    """Send BATCH toggles in one write; read their replies and the pin
-    events up to the last reply.  Returns None or what is wrong."""
-    w.send(b"".join(frame(1, json.dumps({"op": "toggle", "pin": "led",
-                                         "id": first_id + i}))
-                    for i in range(BATCH)))
-    want = first_id
-    deadline = time.monotonic() + 10    # failure bound: a stall
-    while want < first_id + BATCH:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "stalled waiting for reply %d" % want
-        try:
-            m = w.recv_json(left)
-        except (OSError, Closed) as e:
-            return "working client: %r" % e
-        typ = m.get("type")
-        if typ == "reply":
-            if m.get("id") != want or m.get("ok") is not True:
-                return "reply %r, want id %d ok" % (m, want)
-            want += 1
-        elif typ == "pin" and m.get("pin") == "led":
-            if m["seq"] <= state["seq"] or m["value"] == state["value"]:
-                return "event out of order: %r after seq %d value %d" % (
-                    m, state["seq"], state["value"])
-            state["seq"], state["value"] = m["seq"], m["value"]
-            state["events"] += 1
-        elif typ == "users":
-            state["users"].append(m["count"])
-    return None
-
-
 with Gpiows() as g:
     wsd = g.children()["wsd"]
     w = RawWs(g.port)
@@ -76,13 +43,13 @@ with Gpiows() as g:
     state = {"seq": w.hello["seq"], "value": led["value"], "events": 0,
              "users": []}
     # Warm up: allocator arenas, libevent, jansson, before the baseline.
-    problem = batch(w, 1, state)
+    problem = toggle_batch(w, 1, state, BATCH)
     base = kib(wsd, "VmRSS")
 
     slow = RawWs(g.port, rcvbuf=4096, hello=False)
     toggles, ident, dropped_at = 0, 1 + BATCH, None
     while problem is None and toggles < MAX_TOGGLES:
-        problem = batch(w, ident, state)
+        problem = toggle_batch(w, ident, state, BATCH)
         ident += BATCH
         toggles += BATCH
         # users: 2 when the slow client came, 1 when it was dropped.
@@ -118,7 +85,7 @@ with Gpiows() as g:
     slow.close()
 
     # The working client goes on; wsd is the same process.
-    problem = batch(w, ident, state)
+    problem = toggle_batch(w, ident, state, BATCH)
     t.ok(problem is None and state["users"][-1] == 1,
          "the working client keeps working after the drop", problem)
     t.eq(g.children().get("wsd"), wsd, "wsd is the same process")
