@@ -88,16 +88,6 @@ static const struct ws_callbacks ws_cb = {
 	.on_close = ws_on_close,
 };
 
-/* Monotonic microseconds: the one clock of wsd's deadlines and holds. */
-uint64_t
-mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 time_t
 conn_now(void)
 {
@@ -1034,7 +1024,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
 	char		 accept[29];
 	char		 path[64];
-	int		 route;
+	int		 route, busy;
 
 	if (strcmp(r->method, "GET") != 0 || r->minor < 1) {
 		http_error(c, 400, "Bad Request", NULL);
@@ -1067,6 +1057,12 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
+	/*
+	 * What an earlier response still has to send (a file goes by
+	 * sendfile, with no bytes in memory for conn_flush_cb to take) is left
+	 * to the bufferevent, which hands over once its output is empty.
+	 */
+	busy = evbuffer_get_length(out) > 0;
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
@@ -1075,7 +1071,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 	c->c_active = conn_now_ms();
-	if (!c->c_tls)
+	if (!c->c_tls && !busy)
 		bufferevent_disable(c->c_bev, EV_WRITE);
 	if (!route)
 		client_join(c);

@@ -88,6 +88,32 @@ with Gpiows() as g:
     t.ok(data.startswith(b"HTTP/1.1 404") and b"HTTP/1.1 200" in data and data.endswith(index),
          "keep-alive: two responses on one connection")
 
+    # A file still being sent when an upgrade follows on the same
+    # connection: the file's own bytes go first, then the 101, then frames.
+    with open(g.www + "/app.js", "rb") as f:
+        js = f.read()
+    s = socket.create_connection(("127.0.0.1", p), timeout=5)
+    s.sendall(b"GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n"
+              b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    data = b""
+    want = len(js) + 4096
+    try:
+        while b"HTTP/1.1 101" not in data[len(js):] or len(data) < want:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    except socket.timeout:
+        pass
+    s.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    t.ok(head.startswith(b"HTTP/1.1 200") and rest[:len(js)] == js and
+         rest[len(js):].startswith(b"HTTP/1.1 101") and b'"hello"' in rest[len(js):],
+         "a file then an upgrade on one connection: the file's bytes exactly, then 101 "
+         "and the hello", (head[:40], len(rest), rest[len(js):len(js) + 40]))
+
     # Slowloris: a head that never completes is dropped.
     s = socket.create_connection(("127.0.0.1", p), timeout=20)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
