@@ -78,6 +78,15 @@ def pin_ev(name, value=None):
                       (value is None or m["value"] == value))
 
 
+async def connect_status(url):
+    """101 when python3-websockets opens url, else the refusal's status."""
+    try:
+        await websockets.connect(url, open_timeout=5)
+        return 101
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+
+
 async def act(r, msg="go"):
     await r.send(msg)
     return json.loads(await asyncio.wait_for(r.recv(), 3))
@@ -160,11 +169,7 @@ async def main(g):
                        ("/pin/%6ced/on", 101), ("/pin/led/toggle?x=1", 101), ("/ws", 101)]:
         st = await asyncio.get_running_loop().run_in_executor(None, handshake, p, path)
         t.eq(st, want, "handshake on %s: %d" % (path if len(path) < 40 else path[:36] + "...", want))
-    try:
-        await websockets.connect(base + "/pin/nosuch/toggle", open_timeout=5)
-        st = 101
-    except websockets.exceptions.InvalidStatusCode as e:
-        st = e.status_code
+    st = await connect_status(base + "/pin/nosuch/toggle")
     t.eq(st, 404, "python3-websockets on an unknown pin's route: refused with 404")
     st = await asyncio.get_running_loop().run_in_executor(
         None, handshake, p, "/pin/led/on", "http://evil.example")
@@ -257,11 +262,7 @@ with Gpiows(extra="max clients 2\n") as g:
         base = "ws://127.0.0.1:%d" % g.port
         a = await Client.connect(g)
         r = await websockets.connect(base + "/pin/led/on", open_timeout=5)
-        try:
-            await websockets.connect(base + "/pin/led/off", open_timeout=5)
-            st = 101
-        except websockets.exceptions.InvalidStatusCode as e:
-            st = e.status_code
+        st = await connect_status(base + "/pin/led/off")
         t.eq(st, 503, "max clients 2 with a /ws client and a route: a second route gets 503")
         st = await asyncio.get_running_loop().run_in_executor(None, handshake, g.port, "/ws")
         t.eq(st, 503, "and a /ws client gets 503 too")
