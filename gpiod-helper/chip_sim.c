@@ -100,7 +100,7 @@ sim_pull(struct chip *ch, struct pin *p, int level)
 		return 0;
 	edge = new ? EDGE_RISING : EDGE_FALLING;
 	if (p->p_conf->p_edge & edge)
-		pins_edge(p, new, pins_now_us());
+		pins_edge(p, new, real_us());
 	else
 		p->p_value = new;	/* not watched: no event, as on a real chip */
 	return 0;

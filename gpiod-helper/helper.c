@@ -244,11 +244,11 @@ main(int argc, char *argv[])
 	 * are all above those of the runs before: a client resuming across a
 	 * restart is told that what it missed is gone, never given wrong events.
 	 */
-	h.h_boot = h.h_seq = pins_now_us();
+	h.h_boot = h.h_seq = real_us();
 	h.h_hist_size = h.h_conf->cf_history;
 	if ((h.h_hist = calloc(h.h_hist_size, sizeof(*h.h_hist))) == NULL ||
-	    (h.h_hist_mono = calloc(h.h_hist_size,
-	    sizeof(*h.h_hist_mono))) == NULL)
+	    (h.h_hist_at = calloc(h.h_hist_size,
+	    sizeof(*h.h_hist_at))) == NULL)
 		fatal("calloc");
 	if (pins_setup(&h, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -286,7 +286,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < CHILD_MAX; i++)
 		free(child_path[i]);
 	free(h.h_hist);
-	free(h.h_hist_mono);
+	free(h.h_hist_at);
 	free(h.h_conf_abs);
 	event_base_free(h.h_base);
 	conf_free(h.h_conf);

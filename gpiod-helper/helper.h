@@ -13,9 +13,16 @@
 
 #include "chip.h"
 #include "conf.h"
+#include "clock.h"
 #include "ipc.h"
 
 struct event_base;
+
+/* When and on which pin an event of the history was recorded. */
+struct hist_at {
+	uint64_t	 mono;		/* CLOCK_MONOTONIC us */
+	uint64_t	 uid;		/* struct pin's p_uid: indexes change */
+};
 
 /* A configured pin at run time. */
 struct pin {
@@ -27,6 +34,7 @@ struct pin {
 	uint64_t	 p_seq;		/* seq of the last change, 0 if none */
 	uint64_t	 p_ts;		/* us since the epoch */
 	uint64_t	 p_mono;	/* CLOCK_MONOTONIC us of the last change */
+	uint64_t	 p_uid;		/* never reused, kept by a reload */
 	uint32_t	 p_source;
 	uint32_t	 p_mission;
 	void		*p_line;	/* backend's handle */
@@ -56,12 +64,12 @@ struct helper_env {
 	struct pin	**h_pins;	/* in the order of the file */
 	unsigned int	 h_npins;
 	uint32_t	 h_generation;	/* of the pin table: +1 per reload */
-	uint64_t	 h_table_mono;	/* CLOCK_MONOTONIC us it was built */
+	uint64_t	 h_next_uid;	/* of the next pin made */
 	uint64_t	 h_seq;		/* last seq assigned */
 	uint64_t	 h_boot;	/* start time, us: tells children of a restart */
 	/* The last events, for clients that resume (a ring). */
 	struct ipc_pin_event *h_hist;
-	uint64_t	*h_hist_mono;	/* CLOCK_MONOTONIC us of each, for watches */
+	struct hist_at	*h_hist_at;	/* of each: for watches */
 	size_t		 h_hist_size;
 	size_t		 h_hist_len;
 	size_t		 h_hist_head;	/* where the next one goes */
@@ -90,8 +98,6 @@ uint64_t pins_change(struct pin *, int value, uint64_t ts_us, uint32_t source,
 	    uint32_t mission);
 /* pins_edge: an input changed (backend callback); ts in us since the epoch. */
 void	pins_edge(struct pin *, int value, uint64_t ts_us);
-uint64_t pins_now_us(void);
-uint64_t pins_mono_us(void);
 /*
  * pins_replay: call cb, oldest first, for the changes of p recorded at or
  * after since (CLOCK_MONOTONIC us) that the worker has not been sent.
@@ -99,6 +105,8 @@ uint64_t pins_mono_us(void);
 void	pins_replay(struct pin *, uint64_t since,
 	    void (*cb)(const struct ipc_pin_event *, void *), void *arg);
 void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
+/* pins_fill_event: p's last change as an IPC_PIN_EVENT. */
+void	pins_fill_event(const struct pin *, struct ipc_pin_event *);
 /* pins_history: call cb for every kept event with a seq above since. */
 int	pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *,
 	    void *), void *arg, uint64_t *oldest);

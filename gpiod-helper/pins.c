@@ -20,24 +20,6 @@
 #include "helper.h"
 #include "log.h"
 
-uint64_t
-pins_now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
-pins_mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Same hardware: a chip can be kept across a reload. */
 static int
 chip_same(const struct conf_chip *a, const struct conf_chip *b)
@@ -90,7 +72,7 @@ pin_request(struct helper_env *h, struct pin *p, char *err, size_t errlen)
 		    p->p_conf->p_lineno, p->p_conf->p_name, msg);
 		return -1;
 	}
-	p->p_ts = pins_now_us();
+	p->p_ts = real_us();
 	log_debug("pin %s: chip %s line %u %s, value %d", p->p_conf->p_name,
 	    p->p_chip->ch_conf->c_name, p->p_offset,
 	    p->p_conf->p_dir == PIN_OUTPUT ? "output" : "input", p->p_value);
@@ -209,6 +191,7 @@ pins_build(struct helper_env *h, struct gpiows_conf *conf, int keep_going,
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
+		p->p_uid = ++h->h_next_uid;
 		p->p_conf = cp;
 		for (j = 0; j < nchips; j++)
 			if (chips[j]->ch_conf == cp->p_chip)
@@ -240,13 +223,9 @@ pins_build(struct helper_env *h, struct gpiows_conf *conf, int keep_going,
 	free(h->h_pins);
 	h->h_pins = pins;
 	h->h_npins = npins;
-	/*
-	 * The worker watches pins by index: it watches again once it has the
-	 * new table, and nothing recorded against the old one is replayed.
-	 */
+	/* The worker watches pins by index: again, once it has the new table. */
 	for (i = 0; i < npins; i++)
 		pins[i]->p_watched = 0;
-	h->h_table_mono = pins_mono_us();
 	return 0;
 fail:
 	for (i = 0; i < npins; i++)
@@ -327,7 +306,7 @@ pins_safe(struct helper_env *h)
 		log_info("pin %s: safe value %d", p->p_conf->p_name,
 		    p->p_conf->p_safe);
 		if (p->p_value != p->p_conf->p_safe)
-			pins_change(p, p->p_conf->p_safe, pins_now_us(),
+			pins_change(p, p->p_conf->p_safe, real_us(),
 			    IPC_SRC_SAFE, 0);
 	}
 }
@@ -391,26 +370,31 @@ pins_change(struct pin *p, int value, uint64_t ts_us, uint32_t source,
 	p->p_value = value;
 	p->p_seq = ++env->h_seq;
 	p->p_ts = ts_us;
-	p->p_mono = pins_mono_us();
+	p->p_mono = mono_us();
 	p->p_source = source;
 	p->p_mission = mission;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.seq = p->p_seq;
-	ev.ts = ts_us;
-	ev.index = p->p_index;
-	ev.value = value;
-	ev.source = source;
-	ev.mission = mission;
-	if (env->h_hist_size > 0) {
-		env->h_hist[env->h_hist_head] = ev;
-		env->h_hist_mono[env->h_hist_head] = p->p_mono;
-		env->h_hist_head = (env->h_hist_head + 1) % env->h_hist_size;
-		if (env->h_hist_len < env->h_hist_size)
-			env->h_hist_len++;
-	}
+	pins_fill_event(p, &ev);
+	/* h_hist_size is at least 16 (gpiows.conf's history). */
+	env->h_hist[env->h_hist_head] = ev;
+	env->h_hist_at[env->h_hist_head].mono = p->p_mono;
+	env->h_hist_at[env->h_hist_head].uid = p->p_uid;
+	env->h_hist_head = (env->h_hist_head + 1) % env->h_hist_size;
+	if (env->h_hist_len < env->h_hist_size)
+		env->h_hist_len++;
 	proc_pin_event(p, &ev);
 	return p->p_seq;
+}
+
+void
+pins_fill_event(const struct pin *p, struct ipc_pin_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->seq = p->p_seq;
+	ev->ts = p->p_ts;
+	ev->index = p->p_index;
+	ev->value = p->p_value;
+	ev->source = p->p_source;
+	ev->mission = p->p_mission;
 }
 
 void
@@ -418,32 +402,38 @@ pins_replay(struct pin *p, uint64_t since,
     void (*cb)(const struct ipc_pin_event *, void *), void *arg)
 {
 	struct ipc_pin_event	 ev;
-	size_t			 i, k, start;
+	uint64_t		 sent = p->p_wsent;
+	size_t			 n, k;
 
-	/* Changes recorded against an older table are not this pin's. */
-	if (since < env->h_table_mono)
-		since = env->h_table_mono;
-	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
-	    env->h_hist_size;
-	for (i = 0; i < env->h_hist_len; i++) {
-		k = (start + i) % env->h_hist_size;
-		if (env->h_hist[k].index == p->p_index &&
-		    env->h_hist[k].seq > p->p_wsent &&
-		    env->h_hist_mono[k] >= since)
-			cb(&env->h_hist[k], arg);
+	/*
+	 * The ring is in the order of time: back from the newest to the
+	 * start of the wait, then forward from there, so a watch costs what
+	 * happened since, not the ring's size.  A pin kept by a reload keeps
+	 * its uid; its index may have changed.
+	 */
+	for (n = 0; n < env->h_hist_len; n++) {
+		k = (env->h_hist_head + env->h_hist_size - n - 1) %
+		    env->h_hist_size;
+		if (env->h_hist_at[k].mono < since)
+			break;
+	}
+	for (; n > 0; n--) {
+		k = (env->h_hist_head + env->h_hist_size - n) %
+		    env->h_hist_size;
+		if (env->h_hist_at[k].uid != p->p_uid ||
+		    env->h_hist[k].seq <= sent)
+			continue;
+		ev = env->h_hist[k];
+		ev.index = p->p_index;
+		cb(&ev, arg);
+		sent = ev.seq;
 	}
 	/*
 	 * Past the ring (a flood of changes while the watch was on its way):
 	 * at least the last change, which the pin itself keeps.
 	 */
-	if (p->p_seq > p->p_wsent && p->p_mono >= since) {
-		memset(&ev, 0, sizeof(ev));
-		ev.seq = p->p_seq;
-		ev.ts = p->p_ts;
-		ev.index = p->p_index;
-		ev.value = p->p_value;
-		ev.source = p->p_source;
-		ev.mission = p->p_mission;
+	if (p->p_seq > sent && p->p_mono >= since) {
+		pins_fill_event(p, &ev);
 		cb(&ev, arg);
 	}
 }
@@ -508,7 +498,7 @@ pins_debounce_cb(evutil_socket_t fd, short what, void *arg)
 		p->p_bouncing = 0;
 		return;
 	}
-	pins_change(p, value, pins_now_us(), IPC_SRC_EDGE, 0);
+	pins_change(p, value, real_us(), IPC_SRC_EDGE, 0);
 	/* That change opens a window of its own. */
 	tv.tv_sec = p->p_conf->p_debounce_ms / 1000;
 	tv.tv_usec = (p->p_conf->p_debounce_ms % 1000) * 1000;
@@ -533,7 +523,7 @@ pins_settle_cb(evutil_socket_t fd, short what, void *arg)
 	    value == p->p_value)
 		return;
 	if (p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING))
-		pins_change(p, value, pins_now_us(), IPC_SRC_EDGE, 0);
+		pins_change(p, value, real_us(), IPC_SRC_EDGE, 0);
 	else
 		p->p_value = value;
 }

@@ -147,7 +147,7 @@ proc_broadcast(uint16_t type, const void *data, size_t len)
  * reply sends the first on its own, so the order stays that of the seqs.
  */
 static struct {
-	struct child		*a_child;	/* wsd, while its request runs */
+	int			 a_on;		/* a request of wsd runs */
 	int			 a_held;
 	struct ipc_pin_event	 a_ev;
 } attach;
@@ -156,16 +156,16 @@ static void
 attach_flush(void)
 {
 	if (attach.a_held)
-		proc_send(attach.a_child, IPC_PIN_EVENT, 0, &attach.a_ev,
+		proc_send(&children[CHILD_WSD], IPC_PIN_EVENT, 0, &attach.a_ev,
 		    sizeof(attach.a_ev), -1);
 	attach.a_held = 0;
-	attach.a_child = NULL;
+	attach.a_on = 0;
 }
 
 void
 proc_pin_event(struct pin *p, const struct ipc_pin_event *ev)
 {
-	if (attach.a_child != NULL && !attach.a_held) {
+	if (attach.a_on && !attach.a_held) {
 		attach.a_ev = *ev;
 		attach.a_held = 1;
 	} else {
@@ -497,7 +497,7 @@ proc_reply(struct child *c, uint32_t id, int error, int value, uint64_t seq)
 	r.error = error;
 	r.value = value;
 	r.seq = seq;
-	if (attach.a_child == c && attach.a_held) {
+	if (c->c_role == CHILD_WSD && attach.a_held) {
 		memcpy(both, &r, sizeof(r));
 		memcpy(both + sizeof(r), &attach.a_ev, sizeof(attach.a_ev));
 		attach.a_held = 0;
@@ -653,7 +653,7 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 				    value);
 				error = IPC_E_IO;
 			} else
-				seq = pins_change(p, value, pins_now_us(),
+				seq = pins_change(p, value, real_us(),
 				    req->source, req->mission);
 		}
 		if (req->step != 0) {
@@ -693,6 +693,17 @@ req_history(struct child *c, const struct ipc_msg *msg)
 	return 0;
 }
 
+/*
+ * A pin named by a child: a table not sent yet, or an index past the
+ * current one.  An index into an earlier table is answered as stale.
+ */
+static int
+pin_ref_bad(uint32_t generation, uint32_t index)
+{
+	return generation > env->h_generation ||
+	    (generation == env->h_generation && index >= env->h_npins);
+}
+
 static int
 req_hold(struct child *c, const struct ipc_msg *msg)
 {
@@ -701,9 +712,7 @@ req_hold(struct child *c, const struct ipc_msg *msg)
 
 	memcpy(&hold, msg->data, sizeof(hold));
 	if (hold.mission == 0 || hold.hold > 1 ||
-	    hold.generation > env->h_generation ||
-	    (hold.generation == env->h_generation &&
-	    hold.index >= env->h_npins)) {
+	    pin_ref_bad(hold.generation, hold.index)) {
 		proc_compromised(c, "field out of range", msg->hdr.type);
 		return -1;
 	}
@@ -754,8 +763,7 @@ req_watch(struct child *c, const struct ipc_msg *msg)
 	struct pin		*p;
 
 	memcpy(&w, msg->data, sizeof(w));
-	if (w.watch > 1 || w.pad != 0 || w.generation > env->h_generation ||
-	    (w.generation == env->h_generation && w.index >= env->h_npins)) {
+	if (w.watch > 1 || w.pad != 0 || pin_ref_bad(w.generation, w.index)) {
 		proc_compromised(c, "field out of range", msg->hdr.type);
 		return -1;
 	}
@@ -805,9 +813,7 @@ req_pin(struct child *c, const struct ipc_msg *msg)
 	uint16_t		 type = msg->hdr.type;
 
 	memcpy(&req, msg->data, sizeof(req));
-	if (req.generation > env->h_generation || req.pad != 0 ||
-	    (req.generation == env->h_generation &&
-	    req.index >= env->h_npins) ||
+	if (req.pad != 0 || pin_ref_bad(req.generation, req.index) ||
 	    (req.value != 0 && req.value != 1) ||
 	    (type != IPC_PIN_SET && type != IPC_SIM_PULL && req.value != 0) ||
 	    (c->c_role == CHILD_WSD && (req.source != IPC_SRC_CLIENT ||
@@ -825,7 +831,7 @@ req_pin(struct child *c, const struct ipc_msg *msg)
 	if (env->h_stopping)
 		return 0;	/* outputs are at their safe values now */
 	if (c->c_role == CHILD_WSD)
-		attach.a_child = c;
+		attach.a_on = 1;
 	proc_request(c, type, msg->hdr.id, &req);
 	attach_flush();
 	return 0;

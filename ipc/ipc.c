@@ -212,15 +212,11 @@ ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 	int		 n, k, j, round;
 
 	for (round = 0; round < 64 / IPC_BATCH; round++) {
+		/* What the kernel changes (ipc_chan_new sets the rest). */
 		for (k = 0; k < IPC_BATCH; k++) {
-			memset(&c->c_mm[k], 0, sizeof(c->c_mm[k]));
-			c->c_iov[k].iov_base = c->c_buf + k * IPC_BUFSIZE;
-			c->c_iov[k].iov_len = IPC_BUFSIZE;
-			c->c_mm[k].msg_hdr.msg_iov = &c->c_iov[k];
-			c->c_mm[k].msg_hdr.msg_iovlen = 1;
-			c->c_mm[k].msg_hdr.msg_control = c->c_cmsg[k].buf;
 			c->c_mm[k].msg_hdr.msg_controllen =
 			    sizeof(c->c_cmsg[k].buf);
+			c->c_mm[k].msg_hdr.msg_flags = 0;
 		}
 		do {
 			n = recvmmsg(c->c_fd, c->c_mm, IPC_BATCH,
@@ -228,9 +224,9 @@ ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 		} while (n == -1 && errno == EINTR);
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (n <= 0) {
+		if (n == -1) {
 			rs[0] = -1;
-			errs[0] = n == 0 ? 0 : errno;
+			errs[0] = errno;
 			n = 1;
 		} else
 			for (k = 0; k < n; k++) {
@@ -294,12 +290,20 @@ ipc_chan_new(struct event_base *base, int sock, size_t maxqueue, ipc_cb cb,
     void *arg)
 {
 	struct ipc_chan	*c;
+	int		 k;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	if ((c->c_buf = malloc(IPC_BATCH * IPC_BUFSIZE)) == NULL) {
 		free(c);
 		return NULL;
+	}
+	for (k = 0; k < IPC_BATCH; k++) {
+		c->c_iov[k].iov_base = c->c_buf + k * IPC_BUFSIZE;
+		c->c_iov[k].iov_len = IPC_BUFSIZE;
+		c->c_mm[k].msg_hdr.msg_iov = &c->c_iov[k];
+		c->c_mm[k].msg_hdr.msg_iovlen = 1;
+		c->c_mm[k].msg_hdr.msg_control = c->c_cmsg[k].buf;
 	}
 	evutil_make_socket_nonblocking(sock);
 	evutil_make_socket_closeonexec(sock);

@@ -214,7 +214,7 @@ mission_event(struct mission *m)
 	m->m_done_sent = m->m_done;
 	m->m_state_sent = m->m_state;
 	m->m_event_sent = 1;
-	m->m_progress_sent = worker_now_us();
+	m->m_progress_sent = real_us();
 }
 
 /*
@@ -225,7 +225,7 @@ mission_event(struct mission *m)
 static void
 mission_progress(struct mission *m)
 {
-	uint64_t	 now = worker_now_us(), left;
+	uint64_t	 now = real_us(), left;
 	struct timeval	 tv;
 
 	if (m->m_state == m->m_state_sent && m->m_event_sent &&
@@ -388,11 +388,16 @@ mission_end_request(struct mission *m)
 }
 
 /* Forget the oldest finished missions past MISSION_KEEP_ENDED. */
+static int	prune_held;	/* mission_resume walks the list */
+
 static void
 mission_prune(void)
 {
 	struct mission	*m, *tmp;
 	unsigned int	 ended = 0;
+
+	if (prune_held)
+		return;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
 		if (m->m_state >= M_DONE)
@@ -418,7 +423,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	mission_watch_dirty();
 	m->m_sleep_until = 0;
 	m->m_state = state;
-	m->m_ended = worker_now_us();
+	m->m_ended = real_us();
 	if (error != NULL && error != m->m_error)
 		snprintf(m->m_error, sizeof(m->m_error), "%s", error);
 	/*
@@ -509,7 +514,7 @@ mission_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 mission_arm(struct mission *m, uint64_t until_us)
 {
-	uint64_t	 now = worker_now_us(), left;
+	uint64_t	 now = real_us(), left;
 	struct timeval	 tv;
 
 	left = until_us > now ? until_us - now : 0;
@@ -562,7 +567,7 @@ mission_run(struct mission *m)
 			break;
 		case STEP_SLEEP:
 			if (m->m_sleep_until == 0)
-				m->m_sleep_until = worker_now_us() +
+				m->m_sleep_until = real_us() +
 				    (uint64_t)s->s_ms * 1000;
 			mission_arm(m, m->m_sleep_until);
 			break;
@@ -573,9 +578,9 @@ mission_run(struct mission *m)
 				return;
 			}
 			m->m_waiting = 1;
-			m->m_wait_since = worker_mono_us();
+			m->m_wait_since = mono_us();
 			mission_watch_dirty();
-			mission_arm(m, worker_now_us() +
+			mission_arm(m, real_us() +
 			    (uint64_t)s->s_timeout_ms * 1000);
 			break;
 		}
@@ -649,7 +654,7 @@ mission_hold(struct mission *m)
 	return;
 go:
 	if (m->m_started == 0)
-		m->m_started = worker_now_us();
+		m->m_started = real_us();
 	mission_run(m);
 }
 
@@ -757,7 +762,7 @@ mission_start_request(uint32_t id, const char *data, size_t len)
 	}
 	json_decref(j);
 	kenv->k_next_id++;
-	m->m_created = worker_now_us();
+	m->m_created = real_us();
 	m->m_state = M_QUEUED;
 	TAILQ_INSERT_TAIL(&kenv->k_missions, m, m_entry);
 	journal_write(m);
@@ -788,9 +793,10 @@ mission_cancel_request(uint32_t id, uint32_t mission)
 	/* On disk before the client is told: a worker killed after the
 	 * answer still cancels it. */
 	if (m->m_state == M_QUEUED) {
+		/* Which may prune it: the id is the caller's. */
 		mission_finish(m, M_CANCELLED, NULL);
 		mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
-		    (json_int_t)m->m_id));
+		    (json_int_t)mission));
 		return;
 	}
 	if (!m->m_cancel) {
@@ -850,7 +856,7 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 		if (m->m_state != M_RUNNING)
 			break;
 		if (m->m_started == 0)
-			m->m_started = worker_now_us();
+			m->m_started = real_us();
 		if (m->m_inflight) {
 			/* Resumed with a step in flight: the same number again. */
 			mission_journal(m, 1);
@@ -954,9 +960,9 @@ mission_pins_changed(void)
 
 /*
  * The helper sends the worker the events of the pins it watches, not every
- * change (each would wake it).  Which pins those are is worked out once
- * per turn of the loop, after whatever started or ended waits: a mission
- * that waits on the same pin again at once costs no message.  A watch names
+ * change (each would wake it).  Which pins those are is worked out after
+ * the callback that started or ended waits: a mission that waits on the
+ * same pin again at once costs no message.  A watch names
  * when its first wait began, and the helper sends what it has recorded on
  * the pin since then first.
  */
@@ -1192,6 +1198,11 @@ mission_resume(void)
 	log_debug("journal: %s", TAILQ_EMPTY(&kenv->k_missions) ?
 	    "no missions" : "read");
 	mission_release_orphans();
+	/*
+	 * A mission finished here would prune ended ones, the next in the
+	 * walk among them: pruning waits for the end of it.
+	 */
+	prune_held = 1;
 	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
 		if (m->m_state >= M_DONE)
 			continue;
@@ -1240,6 +1251,8 @@ mission_resume(void)
 			mission_hold(m);
 		}
 	}
+	prune_held = 0;
+	mission_prune();
 	mission_schedule();
 }
 

@@ -23,24 +23,6 @@
 
 struct worker_env	*kenv;
 
-uint64_t
-worker_now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-uint64_t
-worker_mono_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 const struct ipc_pin_info *
 worker_pin(const char *name)
 {
@@ -189,7 +171,6 @@ worker_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg,
 		memcpy(&ev, msg->data, sizeof(ev));
 		if (ev.index >= kenv->k_npins)
 			fatalx("helper sent a bad pin event");
-		kenv->k_pins[ev.index].value = ev.value;
 		mission_pin_event(&ev);
 		break;
 	case IPC_PIN_HOLDER:

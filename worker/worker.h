@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "ipc.h"
 #include "mission.h"
 
@@ -95,8 +96,6 @@ extern struct worker_env *kenv;
 
 /* worker.c */
 const struct ipc_pin_info *worker_pin(const char *name);
-uint64_t worker_now_us(void);
-uint64_t worker_mono_us(void);
 int	worker_helper_send(uint16_t type, const void *data, size_t len,
 	    uint32_t *reqid);
 void	worker_wsd_send(uint16_t type, uint32_t id, const char *json);

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "ipc.h"
 #include "ws.h"
 
@@ -144,8 +145,7 @@ int		 wsd_worker_request(uint16_t type, uint32_t id, const void *data,
  * past it; -1 for a bad escape or an encoded NUL.
  */
 int	http_path_char(const char **sp);
-/* mono_us: monotonic microseconds; conn_now: the same in seconds. */
-uint64_t mono_us(void);
+/* conn_now: mono_us (clock.h) in seconds. */
 time_t	conn_now(void);
 int	http_listen(int fd, int tls);
 /* http_free_listeners: take no more connections and ping no idle client. */
