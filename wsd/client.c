@@ -278,14 +278,94 @@ mission_name(uint32_t id)
 	return NULL;
 }
 
+/*
+ * Text appended to a fixed buffer, for the messages every round trip and
+ * every change send: a few stores where snprintf would parse a format.
+ * Whatever does not fit is not written and marks the buffer full.
+ */
+struct outbuf {
+	char	*ob_p;
+	char	*ob_end;
+	int	 ob_full;
+};
+
+static void
+ob_mem(struct outbuf *o, const char *s, size_t n)
+{
+	if (o->ob_full || (size_t)(o->ob_end - o->ob_p) < n) {
+		o->ob_full = 1;
+		return;
+	}
+	memcpy(o->ob_p, s, n);
+	o->ob_p += n;
+}
+
+static void
+ob_str(struct outbuf *o, const char *s)
+{
+	ob_mem(o, s, strlen(s));
+}
+
+static void
+ob_u64(struct outbuf *o, uint64_t v)
+{
+	char	 t[20];
+	size_t	 i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	ob_mem(o, t + i, sizeof(t) - i);
+}
+
+static void
+ob_i64(struct outbuf *o, int64_t v)
+{
+	if (v < 0) {
+		ob_mem(o, "-", 1);
+		ob_u64(o, -(uint64_t)v);
+	} else
+		ob_u64(o, (uint64_t)v);
+}
+
+/* The length written, or -1 if it did not fit; s is NUL-terminated. */
+static int
+ob_end(struct outbuf *o, char *s)
+{
+	if (o->ob_full || o->ob_p == o->ob_end)
+		return -1;
+	*o->ob_p = '\0';
+	return (int)(o->ob_p - s);
+}
+
+/* A pin's name into a GPIOWS_NAME_SIZE array, cut if it is longer. */
+static void
+name_copy(char dst[GPIOWS_NAME_SIZE], const char *name)
+{
+	size_t	 n = strnlen(name, GPIOWS_NAME_MAX);
+
+	memcpy(dst, name, n);
+	dst[n] = '\0';
+}
+
 /* The "source" of a pin event or state: client, edge, mission:ID... */
+static void
+ob_source(struct outbuf *o, uint32_t source, uint32_t mission)
+{
+	ob_str(o, ipc_source_str(source));
+	if (source == IPC_SRC_MISSION) {
+		ob_mem(o, ":", 1);
+		ob_u64(o, mission);
+	}
+}
+
 static void
 source_str(char src[32], uint32_t source, uint32_t mission)
 {
-	if (source == IPC_SRC_MISSION)
-		snprintf(src, 32, "mission:%u", mission);
-	else
-		snprintf(src, 32, "%s", ipc_source_str(source));
+	struct outbuf	 o = { src, src + 32, 0 };
+
+	ob_source(&o, source, mission);
+	ob_end(&o, src);
 }
 
 /*
@@ -296,13 +376,19 @@ static int
 pin_event_print(char *s, size_t size, const char *name,
     const struct ipc_pin_event *ev, int replay)
 {
-	char	 src[32];
+	struct outbuf	 o = { s, s + size, 0 };
 
-	source_str(src, ev->source, ev->mission);
-	return snprintf(s, size, "{\"type\":\"pin\",\"pin\":\"%s\","
-	    "\"value\":%d,\"seq\":%" PRIu64 ",\"ts\":%" PRIu64 ","
-	    "\"source\":\"%s\"%s}", name, ev->value != 0, ev->seq, ev->ts, src,
-	    replay ? ",\"replay\":true" : "");
+	ob_str(&o, "{\"type\":\"pin\",\"pin\":\"");
+	ob_str(&o, name);
+	ob_str(&o, ev->value != 0 ? "\",\"value\":1,\"seq\":" :
+	    "\",\"value\":0,\"seq\":");
+	ob_u64(&o, ev->seq);
+	ob_str(&o, ",\"ts\":");
+	ob_u64(&o, ev->ts);
+	ob_str(&o, ",\"source\":\"");
+	ob_source(&o, ev->source, ev->mission);
+	ob_str(&o, replay ? "\",\"replay\":true}" : "\"}");
+	return ob_end(&o, s);
 }
 
 json_t *
@@ -508,7 +594,7 @@ pending_new(struct conn *c, json_t *id, enum req_kind kind, const char *pin)
 	p->p_kind = kind;
 	p->p_conn = c;
 	p->p_id = id != NULL ? json_incref(id) : NULL;
-	snprintf(p->p_pin, sizeof(p->p_pin), "%s", pin);
+	name_copy(p->p_pin, pin);
 	TAILQ_INSERT_TAIL(&pendings, p, p_entry);
 	return p;
 }
@@ -599,7 +685,7 @@ pin_request(struct conn *c, json_t *id, const struct wsd_pin *wp,
 	struct pending	*p;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->pr_pin, sizeof(r->pr_pin), "%s", wp->wp_info.name);
+	name_copy(r->pr_pin, wp->wp_info.name);
 	r->pr_type = type;
 	if (pin_check(wp, type, r) == -1)
 		return -1;
@@ -650,9 +736,10 @@ pin_error_json(const struct pin_result *r)
 static void
 client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 {
-	json_t	*msg;
-	char	 s[512], seq[32] = "", *ids = NULL;
-	int	 n;
+	struct outbuf	 o;
+	json_t		*msg;
+	char		 s[512], *ids;
+	int		 n;
 
 	if (r->pr_error != IPC_OK) {
 		msg = json_pack("{s:s, s:b, s:o}", "type", "reply", "ok", 0,
@@ -660,18 +747,32 @@ client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 		client_send_reply(c, msg, id);
 		return;
 	}
-	if (r->pr_seq != 0)	/* the event the request caused, if any */
-		snprintf(seq, sizeof(seq), ",\"seq\":%" PRIu64, r->pr_seq);
-	if (id != NULL && (ids = json_dumps(id, JSON_COMPACT |
-	    JSON_ENCODE_ANY)) == NULL) {
-		log_warnx("json_dumps failed");
-		return;
+	o.ob_p = s;
+	o.ob_end = s + sizeof(s);
+	o.ob_full = 0;
+	ob_str(&o, "{\"type\":\"reply\",\"ok\":true,\"pin\":\"");
+	ob_str(&o, r->pr_pin);
+	ob_str(&o, "\",\"value\":");
+	ob_i64(&o, r->pr_value);
+	if (r->pr_seq != 0) {	/* the event the request caused, if any */
+		ob_str(&o, ",\"seq\":");
+		ob_u64(&o, r->pr_seq);
 	}
-	n = snprintf(s, sizeof(s), "{\"type\":\"reply\",\"ok\":true,"
-	    "\"pin\":\"%s\",\"value\":%d%s%s%s}", r->pr_pin, r->pr_value, seq,
-	    ids != NULL ? ",\"id\":" : "", ids != NULL ? ids : "");
-	free(ids);
-	if (n > 0 && (size_t)n < sizeof(s)) {
+	if (json_is_integer(id)) {
+		ob_str(&o, ",\"id\":");
+		ob_i64(&o, json_integer_value(id));
+	} else if (id != NULL) {
+		if ((ids = json_dumps(id, JSON_COMPACT |
+		    JSON_ENCODE_ANY)) == NULL) {
+			log_warnx("json_dumps failed");
+			return;
+		}
+		ob_str(&o, ",\"id\":");
+		ob_str(&o, ids);
+		free(ids);
+	}
+	ob_mem(&o, "}", 1);
+	if ((n = ob_end(&o, s)) > 0) {
 		conn_send_text(c, s, (size_t)n);
 		return;
 	}
@@ -1074,7 +1175,7 @@ client_helper_reply(uint32_t id, const struct ipc_reply *rep)
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	snprintf(r.pr_pin, sizeof(r.pr_pin), "%s", p->p_pin);
+	name_copy(r.pr_pin, p->p_pin);
 	r.pr_type = p->p_type;
 	r.pr_error = rep->error;
 	r.pr_value = rep->value;

@@ -1,5 +1,6 @@
 """Two clients: one sets, toggles and reads `led`; both see every change."""
 import asyncio
+import json
 from gpiows_test import Client, Gpiows, Tap
 
 t = Tap()
@@ -32,6 +33,15 @@ async def main(g):
 
     r = await a.request({"op": "get", "pin": "led"})
     t.eq((r["ok"], r["value"]), (True, 0), "get led: 0")
+
+    # wsd prints this reply by hand: every kind of id comes back as sent.
+    for text in ("-7", "0", "9223372036854775807", "-9223372036854775808", "1.5",
+                 '"x\\"y"', "null", "true", '[1,{"k":"v"}]'):
+        want = json.loads(text)
+        await a.ws.send('{"op":"get","pin":"led","id":%s}' % text)
+        r = await a.wait_for(lambda m: m.get("type") == "reply" and "id" in m and m["id"] == want)
+        t.eq(r, {"type": "reply", "ok": True, "pin": "led", "value": 0, "id": want},
+             "get led with id %s: the reply, that id echoed" % text)
     await b.quiet(0.1)
     r = await a.request({"op": "set", "pin": "led", "value": 0})
     t.ok(r["ok"], "set to the value it already has: ok")
