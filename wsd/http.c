@@ -72,6 +72,8 @@ struct shared_frame {
 };
 
 static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_stop_reading(struct conn *);
+static void	conn_own_reads(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
@@ -487,7 +489,7 @@ conn_close(struct conn *c, int code, const char *reason)
 		}
 	}
 	c->c_state = CONN_CLOSING;
-	bufferevent_disable(c->c_bev, EV_READ);
+	conn_stop_reading(c);
 	/* The bufferevent flushes the rest, then conn_write_cb frees it. */
 	bufferevent_enable(c->c_bev, EV_WRITE);
 	bufferevent_set_timeouts(c->c_bev, NULL, &tv);
@@ -505,6 +507,8 @@ conn_free(struct conn *c)
 	if (c->c_state == CONN_WS)
 		client_leave(c);
 	ws_parser_free(&c->c_ws);
+	if (c->c_rev != NULL)
+		event_free(c->c_rev);
 	tls_conn_free(c);
 	bufferevent_free(c->c_bev);
 	free(c);
@@ -535,7 +539,8 @@ conn_drop(struct conn *c)
 		client_leave(c);
 	c->c_dead = 1;
 	c->c_state = CONN_CLOSING;
-	bufferevent_disable(c->c_bev, EV_READ | EV_WRITE);
+	conn_stop_reading(c);
+	bufferevent_disable(c->c_bev, EV_WRITE);
 	if (event_base_once(wenv->w_base, -1, EV_TIMEOUT, conn_reap_cb, c,
 	    NULL) == -1)
 		log_warnx("cannot schedule a connection's release");
@@ -631,6 +636,21 @@ http_ping_interval(unsigned int seconds)
 	evtimer_add(ev_ping, &tv);
 }
 
+/* What the parser made of the bytes fed to it: c is closed if it must be. */
+static void
+ws_parsed(struct conn *c, int r)
+{
+	if (r == WS_PARSE_OK || r == WS_PARSE_STOPPED)
+		return;		/* STOPPED: a callback has closed c */
+	if (r == WS_PARSE_NOMEM) {
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	conn_close(c, r, r == WS_CLOSE_BAD_DATA ? "invalid UTF-8" :
+	    r == WS_CLOSE_TOO_BIG ? "message too big" : "protocol error");
+}
+
+/* Frames in the bufferevent's input: a TLS client's, or after the head. */
 static void
 ws_read(struct conn *c)
 {
@@ -653,18 +673,67 @@ ws_read(struct conn *c)
 			break;
 		evbuffer_drain(in, used);
 	}
-	if (r == WS_PARSE_STOPPED)
-		return;		/* a callback has closed c */
-	if (r == WS_PARSE_NOMEM) {
-		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+	if (r != WS_PARSE_OK && r != WS_PARSE_STOPPED)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	ws_parsed(c, r);
+}
+
+/*
+ * An upgraded plain socket, read by wsd: one read(2) into the stack and
+ * the bytes go to the parser, where the bufferevent would ask FIONREAD,
+ * fill its input buffer and call back.  The end of the stream and a
+ * read error free the connection, as the bufferevent's event would.
+ */
+static void
+conn_sock_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	unsigned char	 buf[16384];
+	ssize_t		 n;
+
+	if (c->c_dead || c->c_state != CONN_WS)
+		return;
+	if ((n = read(fd, buf, sizeof(buf))) == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_debug("client read: %s", strerror(errno));
+		conn_free(c);
 		return;
 	}
-	if (r != WS_PARSE_OK) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		conn_close(c, r, r == WS_CLOSE_BAD_DATA ? "invalid UTF-8" :
-		    r == WS_CLOSE_TOO_BIG ? "message too big" :
-		    "protocol error");
+	if (n == 0) {
+		conn_free(c);
+		return;
 	}
+	c->c_active = conn_now_ms();
+	c->c_pinged = 0;
+	ws_parsed(c, ws_parser_feed(&c->c_ws, buf, (size_t)n));
+}
+
+/* From now on wsd reads c's plain socket itself (conn_sock_read). */
+static void
+conn_own_reads(struct conn *c)
+{
+	evutil_socket_t	 fd = bufferevent_getfd(c->c_bev);
+
+	if ((c->c_rev == NULL && (c->c_rev = event_new(wenv->w_base, fd,
+	    EV_READ | EV_PERSIST, conn_sock_read, c)) == NULL) ||
+	    event_add(c->c_rev, NULL) == -1) {
+		log_warnx("cannot watch a client's socket");
+		return;		/* the bufferevent goes on reading */
+	}
+	bufferevent_disable(c->c_bev, EV_READ);
+	c->c_rev_on = 1;
+}
+
+/* Whoever reads c, it reads no more. */
+static void
+conn_stop_reading(struct conn *c)
+{
+	if (c->c_rev_on) {
+		event_del(c->c_rev);
+		c->c_rev_on = 0;
+	}
+	bufferevent_disable(c->c_bev, EV_READ);
 }
 
 /* ---------------------------------------------------------------- http */
@@ -1278,6 +1347,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		c->c_active = conn_now_ms();
 		c->c_pinged = 0;
 		ws_read(c);
+		if (c->c_state == CONN_WS && !c->c_tls && !c->c_rev_on)
+			conn_own_reads(c);
 	}
 }
 

@@ -62,6 +62,12 @@ struct conn {
 	struct ws_parser	 c_ws;
 	int			 c_waiting;	/* an API answer is on its way */
 	struct api_route	*c_route;	/* a /pin/NAME/ACTION WebSocket */
+	/*
+	 * An upgraded plain socket wsd reads itself, straight into the
+	 * parser: no input buffer, no FIONREAD (see conn_sock_read).
+	 */
+	struct event		*c_rev;
+	int			 c_rev_on;	/* c_rev is added */
 };
 TAILQ_HEAD(connlist, conn);
 
