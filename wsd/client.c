@@ -784,24 +784,28 @@ client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 	client_send_reply(c, msg, id);
 }
 
+#define PINV_NONE	(-2)	/* no "value" */
+
+/*
+ * get, set, toggle or sim.pull: pin NULL if "pin" is not a string; value
+ * 0 or 1, -1 if "value" is neither, PINV_NONE if there is none.
+ */
 static void
-client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
+client_pin_op(struct conn *c, json_t *id, const char *op, const char *pin,
+    int value)
 {
-	json_t			*jpin = json_object_get(req, "pin");
-	json_t			*jval = json_object_get(req, "value");
 	struct wsd_pin		*wp;
 	struct pin_result	 r;
 	uint16_t		 type;
-	int			 value = 0;
 
-	if (!json_is_string(jpin)) {
+	if (pin == NULL) {
 		client_reply_error(c, id, "bad_request",
 		    "\"%s\" needs \"pin\": a pin name", op);
 		return;
 	}
-	if ((wp = wsd_pin_find(json_string_value(jpin))) == NULL) {
+	if ((wp = wsd_pin_find(pin)) == NULL) {
 		client_reply_error(c, id, "unknown_pin", "no pin named \"%.64s\"",
-		    json_string_value(jpin));
+		    pin);
 		return;
 	}
 	if (strcmp(op, "get") == 0)
@@ -819,19 +823,149 @@ client_pin_op(struct conn *c, json_t *req, json_t *id, const char *op)
 		return;
 	}
 	if (type == IPC_PIN_SET || type == IPC_SIM_PULL) {
-		if (jval == NULL) {
+		if (value == PINV_NONE) {
 			client_reply_error(c, id, "bad_request",
 			    "\"%s\" needs \"value\": 0 or 1", op);
 			return;
 		}
-		if ((value = json_pin_value(jval)) == -1) {
+		if (value == -1) {
 			client_reply_error(c, id, "bad_value",
 			    "\"value\" must be 0 or 1");
 			return;
 		}
-	}
+	} else
+		value = 0;
 	if (pin_request(c, id, wp, type, value, client_pin_done, &r) == -1)
 		client_pin_done(c, id, &r);
+}
+
+/*
+ * The requests sent on every click, {"op":"get"|"set"|"toggle"|"sim.pull",
+ * "pin":NAME, "value":INT, "id":INT}: keys in any order, each at most once,
+ * strings of printable ASCII without escapes, integers of at most 18
+ * digits.  Read here without building a jansson object, the parse that
+ * costs most of a request's time in wsd.  Any other message, however
+ * slightly different, is left to jansson, which answers it as always.
+ */
+struct quickreq {
+	char	 op[16];
+	char	 pin[72];
+	int	 has_op, has_pin, has_value, has_id;
+	int64_t	 value, id;
+};
+
+static const unsigned char *
+qr_space(const unsigned char *p, const unsigned char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static const unsigned char *
+qr_string(const unsigned char *p, const unsigned char *e, char *dst,
+    size_t size)
+{
+	size_t	 n = 0;
+
+	if (p == NULL || p == e || *p++ != '"')
+		return NULL;
+	for (; p < e && *p != '"'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == '\\' || n + 1 >= size)
+			return NULL;
+		dst[n++] = (char)*p;
+	}
+	if (p == e)
+		return NULL;
+	dst[n] = '\0';
+	return p + 1;
+}
+
+static const unsigned char *
+qr_integer(const unsigned char *p, const unsigned char *e, int64_t *v)
+{
+	int64_t	 x = 0;
+	int	 neg = 0, digits = 0;
+
+	if (p < e && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == e || *p < '0' || *p > '9')
+		return NULL;
+	if (*p == '0' && (neg || (p + 1 < e && p[1] >= '0' && p[1] <= '9')))
+		return NULL;	/* -0, 01: jansson's to judge */
+	for (; p < e && *p >= '0' && *p <= '9'; p++) {
+		if (++digits > 18)
+			return NULL;
+		x = x * 10 + (*p - '0');
+	}
+	if (p < e && (*p == '.' || *p == 'e' || *p == 'E'))
+		return NULL;
+	*v = neg ? -x : x;
+	return p;
+}
+
+static int
+quickreq_parse(const unsigned char *p, size_t len, struct quickreq *q)
+{
+	const unsigned char	*e = p + len;
+	char			 key[8];
+
+	memset(q, 0, sizeof(*q));
+	p = qr_space(p, e);
+	if (p == e || *p++ != '{')
+		return 0;
+	for (;;) {
+		p = qr_space(qr_string(qr_space(p, e), e, key, sizeof(key)), e);
+		if (p == NULL || p == e || *p++ != ':')
+			return 0;
+		p = qr_space(p, e);
+		if (strcmp(key, "op") == 0 && !q->has_op) {
+			p = qr_string(p, e, q->op, sizeof(q->op));
+			q->has_op = 1;
+		} else if (strcmp(key, "pin") == 0 && !q->has_pin) {
+			p = qr_string(p, e, q->pin, sizeof(q->pin));
+			q->has_pin = 1;
+		} else if (strcmp(key, "value") == 0 && !q->has_value) {
+			p = qr_integer(p, e, &q->value);
+			q->has_value = 1;
+		} else if (strcmp(key, "id") == 0 && !q->has_id) {
+			p = qr_integer(p, e, &q->id);
+			q->has_id = 1;
+		} else
+			return 0;
+		if (p == NULL || (p = qr_space(p, e)) == e)
+			return 0;
+		if (*p == '}')
+			break;
+		if (*p++ != ',')
+			return 0;
+	}
+	if (qr_space(p + 1, e) != e || !q->has_op)
+		return 0;
+	return strcmp(q->op, "get") == 0 || strcmp(q->op, "set") == 0 ||
+	    strcmp(q->op, "toggle") == 0 || strcmp(q->op, "sim.pull") == 0;
+}
+
+/* 1 if the message was a quick request, and is answered. */
+static int
+client_quick(struct conn *c, const unsigned char *data, size_t len)
+{
+	struct quickreq	 q;
+	json_t		*id = NULL;
+
+	if (!quickreq_parse(data, len, &q))
+		return 0;
+	if (q.has_id && (id = json_integer(q.id)) == NULL)
+		return 0;
+	if (c->c_hold != NULL && c->c_hold->ch_until != 0)
+		hold_release(c, 1);
+	client_pin_op(c, id, q.op, q.has_pin ? q.pin : NULL,
+	    !q.has_value ? PINV_NONE : q.value == 0 || q.value == 1 ?
+	    (int)q.value : -1);
+	json_decref(id);
+	return 1;
 }
 
 /* A request the worker answers: kind says how its answer is read. */
@@ -1087,7 +1221,7 @@ void
 client_message(struct conn *c, int opcode, const unsigned char *data,
     size_t len)
 {
-	json_t		*req, *id, *jop;
+	json_t		*req, *id, *jop, *jpin, *jval;
 	json_error_t	 err;
 	const char	*op;
 
@@ -1097,6 +1231,8 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 		    "text");
 		return;
 	}
+	if (client_quick(c, data, len))
+		return;
 	if ((req = json_loadb((const char *)data, len,
 	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err)) == NULL) {
 		client_reply_error(c, NULL, "bad_json",
@@ -1123,8 +1259,13 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 	    strcmp(op, "resume") != 0)
 		hold_release(c, 1);
 	if (strcmp(op, "get") == 0 || strcmp(op, "set") == 0 ||
-	    strcmp(op, "toggle") == 0 || strcmp(op, "sim.pull") == 0)
-		client_pin_op(c, req, id, op);
+	    strcmp(op, "toggle") == 0 || strcmp(op, "sim.pull") == 0) {
+		jpin = json_object_get(req, "pin");
+		jval = json_object_get(req, "value");
+		client_pin_op(c, id, op, json_is_string(jpin) ?
+		    json_string_value(jpin) : NULL, jval == NULL ? PINV_NONE :
+		    json_pin_value(jval));
+	}
 	else if (strcmp(op, "mission.list") == 0)
 		client_mission_list(c, id);
 	else if (strcmp(op, "mission.start") == 0)

@@ -36,9 +36,65 @@ CASES = [
 ]
 
 
+# wsd reads the common requests (get/set/toggle/sim.pull with pin, value
+# and id) without jansson.  Each of these, sent as is and again with a key
+# wsd ignores appended (which only jansson reads), must get the same reply.
+PARITY = [
+    '{"op":"get","pin":"led","id":1}',
+    '{"id":2,"pin":"led","op":"get"}',
+    ' { "op" : "get" ,\n"pin"\r:\t"led" } ',
+    '{"op":"set","pin":"led","value":1,"id":3}',
+    '{"op":"set","pin":"led","value":2}',
+    '{"op":"set","pin":"led","value":-1}',
+    '{"op":"set","pin":"led","value":1.0}',
+    '{"op":"set","pin":"led"}',
+    '{"op":"set","value":1}',
+    '{"op":"set","pin":"led","value":true}',
+    '{"op":"get","pin":"nosuch"}',
+    '{"op":"get","pin":""}',
+    '{"op":"get","pin":"x/../y"}',
+    '{"op":"toggle","pin":"button"}',
+    '{"op":"toggle","pin":"led","id":4}',
+    '{"op":"toggle","pin":"led","value":"x"}',
+    '{"op":"sim.pull","pin":"led","value":1}',
+    '{"op":"sim.pull","pin":"button","value":7}',
+    '{"op":"get","pin":"led","id":-5}',
+    '{"op":"get","pin":"led","id":999999999999999999}',
+    '{"op":"get","pin":"led","id":-999999999999999999}',
+    '{"op":"get","pin":"led","id":9999999999999999999}',
+    '{"op":"get","pin":"led","id":01}',
+    '{"op":"get","pin":"led","id":-0}',
+    '{"op":"get","pin":"led","id":1e3}',
+    '{"op":"get","pin":"le\\u0064"}',
+    '{"op":"get","pin":"led","pin":"led"}',
+    '{"op":"get","op":"set","pin":"led"}',
+    '{"op":"get","pin":"l\u00ebd"}',
+    '{"op":"getx","pin":"led"}',
+    '{"op":"","pin":"led"}',
+    '{"op":"get","pin":"led"}x}',
+    '{"op":"get","pin":"led"} {}',
+]
+
+
+async def parity(a):
+    r = await a.request({"op": "set", "pin": "led", "value": 1})
+    for text in PARITY:
+        got = []
+        for msg in (text, text.rstrip()[:-1] + ',"zz":0}'):
+            await a.ws.send(msg)
+            r = await a.wait_for(lambda m: m.get("type") == "reply")
+            if '"toggle"' in text or '"sim.pull"' in text:
+                r.pop("value", None)
+            r.pop("seq", None)
+            got.append(r)
+        name = text.encode("unicode_escape").decode()[:45]
+        t.eq(got[0], got[1], "%-45s: the same reply as jansson's" % name)
+
+
 async def main(g):
     a = await Client.connect(g)
     other = await Client.connect(g)
+    await parity(a)
     for text, code, words in CASES:
         await a.ws.send(text)
         r = await a.wait_for(lambda m: m.get("type") == "reply")
