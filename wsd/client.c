@@ -365,7 +365,8 @@ source_str(char src[32], uint32_t source, uint32_t mission)
 	struct outbuf	 o = { src, src + 32, 0 };
 
 	ob_source(&o, source, mission);
-	ob_end(&o, src);
+	if (ob_end(&o, src) == -1)
+		src[0] = '\0';
 }
 
 /*
@@ -854,9 +855,12 @@ struct quickreq {
 	int64_t	 value, id;
 };
 
+/* Past JSON's white space; NULL stays NULL, for a chain of calls. */
 static const unsigned char *
 qr_space(const unsigned char *p, const unsigned char *e)
 {
+	if (p == NULL)
+		return NULL;
 	while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
@@ -1094,6 +1098,10 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 	/* The pin's name as it was: the table may have changed since. */
 	n = pin_event_print(s, sizeof(s), ev->index < wenv->w_npins ?
 	    wenv->w_pins[ev->index].wp_info.name : "", ev, 1);
+	if (n == -1) {
+		log_warnx("%s: a pin event too long to print", __func__);
+		return;
+	}
 	conn_send_text(p->p_conn, s, (size_t)n);
 	if (p->p_conn != NULL && p->p_conn->c_hold != NULL)
 		p->p_conn->c_hold->ch_replayed = ev->seq;
@@ -1295,6 +1303,10 @@ client_pin_event(const struct ipc_pin_event *ev)
 	wenv->w_seq = ev->seq;
 
 	n = pin_event_print(s, sizeof(s), pi->name, ev, 0);
+	if (n == -1) {
+		log_warnx("%s: a pin event too long to print", __func__);
+		return;
+	}
 	client_broadcast_pin(s, (size_t)n, ev->seq);
 }
 

@@ -33,6 +33,14 @@ CASES = [
     ('{"op":"set","pin":"led","value":1', "bad_json", ["JSON"]),
     ('{"op":"get","op":"set"}', "bad_json", ["duplicate"]),
     ('', "bad_json", ["JSON"]),
+    # Each of these once stopped wsd's own reader of requests (a NULL
+    # pointer): an object that is empty, unfinished, or has a key it skips.
+    ('{}', "bad_request", ["op"]),
+    ('{ }', "bad_request", ["op"]),
+    ('{', "bad_json", ["JSON"]),
+    ('{1:2}', "bad_json", ["JSON"]),
+    ('{"op":"get","pin":"led",}', "bad_json", ["JSON"]),
+    ('{"longerkey":1}', "bad_request", ["op"]),
 ]
 
 
@@ -73,6 +81,9 @@ PARITY = [
     '{"op":"","pin":"led"}',
     '{"op":"get","pin":"led"}x}',
     '{"op":"get","pin":"led"} {}',
+    '{"op":"get","longerkey":1,"pin":"led"}',
+    '{"o\\u0070":"get","pin":"led"}',
+    '{"op":"get",1:2}',
 ]
 
 
