@@ -16,7 +16,9 @@ server's CPU (the "rtt" rows), and on the other CPU ("rtt2").  On this
 machine, a Firecracker guest with halt polling off, waking a process on the
 other, idle CPU costs tens of microseconds (an IPI and a VM exit each way),
 which swamps what any of the servers does; on one CPU the figure is the
-servers' own work.
+servers' own work.  The "rtt" round trips of all the servers are taken in
+turns, all of them running at once (run_rtt), so that the machine's noisy
+stretches fall on each of them alike.
 
 	make bench-ws      (or: python3 bench/ws-peers.py, with the GPIOWS_*
 	                    variables of make check and GPIOWS_WSBENCH set)
@@ -25,6 +27,7 @@ Environment: BENCH_ONLY=gpiows,python,node runs only those servers;
 BENCH_SCENARIOS=rtt,fanout,idle,setup only those scenarios; BENCH_NOPIN=1
 runs without taskset.
 """
+import contextlib
 import os
 import resource
 import shutil
@@ -32,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +51,7 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 SERVER_CPUS = "0,1"     # but in the round trips
 
 RTT_N = 200000
+RTT_BLOCKS = 10         # turns each server takes at the round trips (run_rtt)
 LISTENERS = 1000
 IDLE_N = 10000
 # Each connect to a peer broadcasts the users count to everyone: 10,000 of
@@ -163,17 +168,54 @@ class NodeServer(ProcServer):
     cmd = [NODE, os.path.join(PEERS, "counter.mjs")]
 
 
+def pct_us(v, p):
+    """As wsbench's pct_us: v sorted, in nanoseconds."""
+    i = int(p / 100.0 * (len(v) - 1) + 0.5)
+    return v[min(i, len(v) - 1)] / 1000.0
+
+
+def run_rtt(classes):
+    """The round trips of every server, taken in turns: all the servers up
+    at once on CPU 0, each in turn makes RTT_N / RTT_BLOCKS toggles (after
+    its own warm-up), RTT_BLOCKS times, whoever went first changing each
+    time.  This machine has stretches of seconds in which a few percent of
+    all round trips, anybody's, are 10 us slower; run one after the other,
+    each server's p99 said mostly which stretch it ran in.  In turns, those
+    stretches fall on every server alike."""
+    n = RTT_N // RTT_BLOCKS
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(cls(SERVER_CPU)) for cls in classes]
+        trips = {s.name: [] for s in servers}
+        cpu_s = {s.name: 0.0 for s in servers}
+        for b in range(RTT_BLOCKS):
+            k = b % len(servers)
+            for s in servers[k:] + servers[:k]:
+                with tempfile.NamedTemporaryFile("r") as tf:
+                    f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid,
+                                ["-n", str(n), "-o", tf.name], cpu=SERVER_CPU)
+                    trips[s.name] += [int(x) for x in tf]
+                cpu_s[s.name] += f.get("rtt_cpu_s", 0.0)
+    res = {}
+    for name, v in trips.items():
+        v.sort()
+        if not v:
+            res[name] = {}
+            continue
+        res[name] = {"rtt_n": len(v), "rtt_p50_us": pct_us(v, 50), "rtt_p99_us": pct_us(v, 99),
+                     "rtt_p999_us": pct_us(v, 99.9),
+                     "rtt_cpu_us_per_toggle": cpu_s[name] * 1e6 / len(v)}
+        sys.stderr.write("  %s rtt: %s\n" % (name, " ".join(
+            "%s=%g" % kv for kv in sorted(res[name].items()))))
+    return res
+
+
 def run_server(cls, scenarios):
     """Every scenario against a fresh server each, so none inherits
     another's connections or heap."""
     figs = {}
     for sc in scenarios:
-        with cls(SERVER_CPU if sc in ("rtt", "rtt2") else SERVER_CPUS) as s:
-            if sc == "rtt":
-                # Beside the server on its CPU: see the docstring.
-                f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid, ["-n", str(RTT_N)],
-                            cpu=SERVER_CPU)
-            elif sc == "rtt2":
+        with cls(SERVER_CPU if sc == "rtt2" else SERVER_CPUS) as s:
+            if sc == "rtt2":
                 f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid, ["-n", str(RTT_N)])
                 f = {k.replace("rtt_", "rtt2_"): v for k, v in f.items()}
             elif sc == "fanout":
@@ -243,9 +285,12 @@ def main():
         "load generator on CPU %s, servers on CPUs %s (round trips: CPU %s) (taskset)" %
         (CLIENT_CPU, SERVER_CPUS, SERVER_CPU) if PIN else "no CPU pinning",
         " ".join(load0)), flush=True)
-    res = {}
+    res = {cls.name: {} for cls in servers}
+    if "rtt" in scenarios:
+        for name, f in run_rtt(servers).items():
+            res[name].update(f)
     for cls in servers:
-        res[cls.name] = run_server(cls, scenarios)
+        res[cls.name].update(run_server(cls, [sc for sc in scenarios if sc != "rtt"]))
     with open("/proc/loadavg") as f:
         load1 = f.read().split()[:3]
 

@@ -6,6 +6,7 @@
  *
  *	wsbench -s rtt|fanout|idle|setup -k gpiows|peer [-p port]
  *	    [-n count] [-l listeners] [-w window] [-P pid,...] [-R pid]
+ *	    [-o file]
  *
  * -k says how to speak to the server: gpiows gets
  * {"op":"toggle","pin":"led","id":N} and waits for its reply; a peer gets
@@ -15,7 +16,9 @@
  *
  * rtt	  one client, toggles one at a time: p50/p99/p99.9 of the round trip
  *	  over -n toggles after a warm-up, with blocking sockets so that the
- *	  client adds as little as it can.
+ *	  client adds as little as it can; -o writes every round trip to
+ *	  file, in nanoseconds, one per line in the order they were made,
+ *	  and rtt_cpu_s is the server's CPU time over them.
  * fanout -l listeners and one toggler: for each toggle, paced so that none
  *	  overlap, the time until the last listener has the event: in its
  *	  socket (the kernel's receive timestamp, SO_TIMESTAMPNS) and read
@@ -38,6 +41,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +69,7 @@ static const char		*kind = "gpiows";
 static int			 gpiows;
 static int			 port = 8080;
 static const char		*cpu_pids, *rss_pid;
+static const char		*trips_file;	/* -o */
 
 /* what a reply to our toggle and what a state event look like */
 static const char		*reply_match, *event_match;
@@ -353,13 +358,26 @@ scenario_rtt(int count)
 			t[i] = now_ns() - t0;
 	}
 	c1 = server_cpu_ticks();
+	if (trips_file != NULL) {
+		FILE	*f;
+
+		if ((f = fopen(trips_file, "w")) == NULL)
+			die(trips_file);
+		for (i = 0; i < count; i++)
+			fprintf(f, "%" PRIu64 "\n", t[i]);
+		if (fclose(f) != 0)
+			die(trips_file);
+	}
 	qsort(t, count, sizeof(*t), cmp_u64);
 	printf("rtt_n %d\nrtt_p50_us %.1f\nrtt_p99_us %.1f\nrtt_p999_us %.1f\n",
 	    count, pct_us(t, count, 50), pct_us(t, count, 99),
 	    pct_us(t, count, 99.9));
-	if (cpu_pids != NULL)
+	if (cpu_pids != NULL) {
 		printf("rtt_cpu_us_per_toggle %.1f\n", (double)(c1 - c0) * 1e6 /
 		    sysconf(_SC_CLK_TCK) / count);
+		printf("rtt_cpu_s %.2f\n", (double)(c1 - c0) /
+		    sysconf(_SC_CLK_TCK));
+	}
 	free(t);
 	close(fd);
 }
@@ -912,7 +930,7 @@ main(int argc, char *argv[])
 	const char	*scenario = "rtt";
 	int		 ch, n = -1, listeners = -1;
 
-	while ((ch = getopt(argc, argv, "k:l:n:p:P:R:s:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "k:l:n:o:p:P:R:s:w:")) != -1) {
 		switch (ch) {
 		case 'k':
 			kind = optarg;
@@ -922,6 +940,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			n = atoi(optarg);
+			break;
+		case 'o':
+			trips_file = optarg;
 			break;
 		case 'p':
 			port = atoi(optarg);
@@ -941,7 +962,7 @@ main(int argc, char *argv[])
 		default:
 			fprintf(stderr, "usage: wsbench -s rtt|fanout|idle|setup "
 			    "-k gpiows|peer [-p port] [-n count] [-l listeners] "
-			    "[-w window] [-P pid,...] [-R pid]\n");
+			    "[-w window] [-P pid,...] [-R pid] [-o file]\n");
 			return 1;
 		}
 	}
