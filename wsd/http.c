@@ -691,8 +691,10 @@ conn_sock_read(evutil_socket_t fd, short what, void *arg)
 	unsigned char	 buf[16384];
 	ssize_t		 n;
 
-	if (c->c_dead || c->c_state != CONN_WS)
+	if (c->c_dead || c->c_state != CONN_WS) {
+		conn_stop_reading(c);	/* not again and again */
 		return;
+	}
 	if ((n = read(fd, buf, sizeof(buf))) == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
