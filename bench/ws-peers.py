@@ -25,7 +25,8 @@ stretches fall on each of them alike.
 
 Environment: BENCH_ONLY=gpiows,python,node runs only those servers;
 BENCH_SCENARIOS=rtt,fanout,idle,setup only those scenarios; BENCH_NOPIN=1
-runs without taskset.
+runs without taskset; BENCH_TRIPS_DIR=DIR writes each server's round trips
+(ns, in the order made, its turns one after another) to DIR/rtt-NAME.txt.
 """
 import contextlib
 import os
@@ -174,6 +175,15 @@ def pct_us(v, p):
     return v[min(i, len(v) - 1)] / 1000.0
 
 
+def move(server, cpu):
+    """Every thread of every process of server onto cpu."""
+    if not PIN:
+        return
+    for pid in server.cpu_pids:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_rtt(classes):
     """The round trips of every server, taken in turns: all the servers up
     at once on CPU 0, each in turn makes RTT_N / RTT_BLOCKS toggles (after
@@ -181,7 +191,9 @@ def run_rtt(classes):
     time.  This machine has stretches of seconds in which a few percent of
     all round trips, anybody's, are 10 us slower; run one after the other,
     each server's p99 said mostly which stretch it ran in.  In turns, those
-    stretches fall on every server alike."""
+    stretches fall on every server alike.  While one server takes its turn
+    the others wait on CPU 1, so that what they do in the background (Node's
+    garbage collector after a turn, say) is not timed against it."""
     n = RTT_N // RTT_BLOCKS
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(cls(SERVER_CPU)) for cls in classes]
@@ -190,11 +202,18 @@ def run_rtt(classes):
         for b in range(RTT_BLOCKS):
             k = b % len(servers)
             for s in servers[k:] + servers[:k]:
+                for o in servers:
+                    move(o, SERVER_CPU if o is s else CLIENT_CPU)
                 with tempfile.NamedTemporaryFile("r") as tf:
                     f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid,
                                 ["-n", str(n), "-o", tf.name], cpu=SERVER_CPU)
                     trips[s.name] += [int(x) for x in tf]
                 cpu_s[s.name] += f.get("rtt_cpu_s", 0.0)
+    if os.environ.get("BENCH_TRIPS_DIR"):
+        for name, v in trips.items():
+            with open(os.path.join(os.environ["BENCH_TRIPS_DIR"],
+                                   "rtt-%s.txt" % name.split()[0]), "w") as f:
+                f.write("".join("%d\n" % x for x in v))
     res = {}
     for name, v in trips.items():
         v.sort()
