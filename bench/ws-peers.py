@@ -41,7 +41,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "sys"))
-from gpiows_test import Gpiows, HELPER, WSD, WORKER, free_port  # noqa: E402
+from gpiows_test import Gpiows, free_port  # noqa: E402
 
 WSBENCH = os.environ.get("GPIOWS_WSBENCH", "bench/wsbench")
 PEERS = os.path.join(HERE, "peers")
@@ -117,12 +117,7 @@ class GpiowsServer(Server):
 
     def start(self):
         self.g = Gpiows(extra="max clients 20000\n")
-        # As Gpiows.start, without -v: debug logging is not what is measured.
-        self.g.logf = open(self.g.log, "w")
-        self.g.proc = subprocess.Popen(
-            pinned(self.cpus, [HELPER, "-d", "-f", self.g.conf, "-w", WSD, "-m", WORKER]),
-            stdout=self.g.logf, stderr=subprocess.STDOUT)
-        self.g.wait_serving()
+        self.g.start(prefix=pinned(self.cpus, []), verbose=False)
         kids = self.g.wait_children()
         self.port = self.g.port
         # The worker too: it is woken by changes of the pins missions wait on.
@@ -130,12 +125,9 @@ class GpiowsServer(Server):
         self.rss_pid = kids["wsd"]
 
     def stop(self):
-        self.g.stop()
-        self.g.logf.close()
-        log = self.g.logtext()
+        log = self.g.close()
         if "fatal" in log or "seccomp" in log:
             sys.stderr.write("gpiows log:\n" + log[-3000:])
-        self.g.tmp.cleanup()
 
 
 class ProcServer(Server):

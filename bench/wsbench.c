@@ -75,13 +75,16 @@ static const char		*trips_file;	/* -o */
 static const char		*reply_match, *event_match;
 
 static uint64_t
-now_ns(void)
+clock_ns(clockid_t id)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
+
+#define now_ns()	clock_ns(CLOCK_MONOTONIC)
+#define realtime_ns()	clock_ns(CLOCK_REALTIME)	/* as SO_TIMESTAMPNS */
 
 static void
 die(const char *msg)
@@ -586,16 +589,7 @@ raw_setup(void)
 }
 
 static int	raw_events, raw_replies;
-static uint64_t	raw_rx_last;	/* latest kernel receive time, CLOCK_REALTIME */
-
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
+static uint64_t	raw_rx_last;	/* a listener's last receive, CLOCK_REALTIME */
 
 /* What came in on connection i: events counted, replies counted. */
 static void
@@ -638,7 +632,8 @@ raw_read(int i)
 			rx = (uint64_t)ts.tv_sec * 1000000000 +
 			    (uint64_t)ts.tv_nsec;
 		}
-	if (rx > raw_rx_last)
+	/* The toggler's own reply is not a listener's event. */
+	if (i != nlisteners && rx > raw_rx_last)
 		raw_rx_last = rx;
 	have = r->ncarry + (size_t)n;
 	while ((used = frame_server(buf + off, have - off, &op, &pl,

@@ -490,7 +490,6 @@ static void
 proc_reply(struct child *c, uint32_t id, int error, int value, uint64_t seq)
 {
 	struct ipc_reply	 r;
-
 	unsigned char		 both[sizeof(r) + sizeof(struct ipc_pin_event)];
 
 	memset(&r, 0, sizeof(r));

@@ -63,6 +63,7 @@ static void	mission_finish(struct mission *, enum mstate, const char *);
 static void	mission_schedule(void);
 static void	mission_event(struct mission *);
 static void	mission_watch_dirty(void);
+static void	mission_unwait(struct mission *);
 
 /* A mission's name for the log: a client chose it, so printable only. */
 static const char *
@@ -419,8 +420,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 {
 	if (m->m_timer != NULL)
 		evtimer_del(m->m_timer);
-	m->m_waiting = 0;
-	mission_watch_dirty();
+	mission_unwait(m);
 	m->m_sleep_until = 0;
 	m->m_state = state;
 	m->m_ended = real_us();
@@ -457,8 +457,7 @@ mission_wind_down(struct mission *m)
 		return;
 	if (m->m_timer != NULL)
 		evtimer_del(m->m_timer);
-	m->m_waiting = 0;
-	mission_watch_dirty();
+	mission_unwait(m);
 	if (safe && m->m_state == M_RUNNING) {
 		for (i = 0; i < m->m_nout; i++) {
 			if ((pi = worker_pin(m->m_out[i])) == NULL ||
@@ -494,8 +493,7 @@ mission_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (m->m_state != M_RUNNING || m->m_cancel)
 		return;
 	if (m->m_waiting) {
-		m->m_waiting = 0;
-		mission_watch_dirty();
+		mission_unwait(m);
 		if (!s->s_continue) {
 			snprintf(err, sizeof(err), "no %s edge on \"%s\" within "
 			    "%u ms", s->s_edge == 1 ? "rising" : s->s_edge == 2 ?
@@ -918,8 +916,7 @@ mission_pin_event(const struct ipc_pin_event *ev)
 		    (s->s_edge & edge) == 0)
 			continue;
 		evtimer_del(m->m_timer);
-		m->m_waiting = 0;
-		mission_watch_dirty();
+		mission_unwait(m);
 		mission_advance(m);
 	}
 }
@@ -1006,6 +1003,16 @@ static void
 mission_watch_dirty(void)
 {
 	event_active(ev_watch, EV_TIMEOUT, 0);
+}
+
+/* m waits no more: the pins watched may change (mission_watch_cb). */
+static void
+mission_unwait(struct mission *m)
+{
+	if (m->m_waiting) {
+		m->m_waiting = 0;
+		mission_watch_dirty();
+	}
 }
 
 void

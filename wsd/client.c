@@ -154,6 +154,14 @@ hold_release(struct conn *c, int deliver)
 	free(h);
 }
 
+/* The events held while a new client might still resume: out now, in order. */
+static void
+hold_end_wait(struct conn *c)
+{
+	if (c->c_hold != NULL && c->c_hold->ch_until != 0)
+		hold_release(c, 1);
+}
+
 static void
 hold_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -390,7 +398,11 @@ pin_event_print(char *s, size_t size, const char *name,
 	ob_str(&o, ",\"source\":\"");
 	ob_source(&o, ev->source, ev->mission);
 	ob_str(&o, replay ? "\",\"replay\":true}" : "\"}");
-	return ob_end(&o, s);
+	if (ob_end(&o, s) == -1) {	/* 256 bytes take 31-byte names */
+		log_warnx("a pin event too long to print");
+		return -1;
+	}
+	return (int)(o.ob_p - s);
 }
 
 json_t *
@@ -740,7 +752,7 @@ client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 {
 	struct outbuf	 o;
 	json_t		*msg;
-	char		 s[512], *ids;
+	char		 s[512];
 	int		 n;
 
 	if (r->pr_error != IPC_OK) {
@@ -763,22 +775,14 @@ client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 	if (json_is_integer(id)) {
 		ob_str(&o, ",\"id\":");
 		ob_i64(&o, json_integer_value(id));
-	} else if (id != NULL) {
-		if ((ids = json_dumps(id, JSON_COMPACT |
-		    JSON_ENCODE_ANY)) == NULL) {
-			log_warnx("json_dumps failed");
-			return;
-		}
-		ob_str(&o, ",\"id\":");
-		ob_str(&o, ids);
-		free(ids);
-	}
+	} else if (id != NULL)
+		o.ob_full = 1;	/* jansson writes any other id, below */
 	ob_mem(&o, "}", 1);
 	if ((n = ob_end(&o, s)) > 0) {
 		conn_send_text(c, s, (size_t)n);
 		return;
 	}
-	/* A long id: jansson builds it. */
+	/* An id that is not an integer: jansson builds the reply. */
 	msg = json_pack("{s:s, s:b, s:s, s:i}", "type", "reply", "ok", 1,
 	    "pin", r->pr_pin, "value", r->pr_value);
 	if (msg != NULL && r->pr_seq != 0)
@@ -788,17 +792,31 @@ client_pin_done(struct conn *c, json_t *id, const struct pin_result *r)
 
 #define PINV_NONE	(-2)	/* no "value" */
 
+/* The request an op of a pin is, or 0 if op is not one. */
+static uint16_t
+pin_op_type(const char *op)
+{
+	if (strcmp(op, "get") == 0)
+		return IPC_PIN_GET;
+	if (strcmp(op, "toggle") == 0)
+		return IPC_PIN_TOGGLE;
+	if (strcmp(op, "set") == 0)
+		return IPC_PIN_SET;
+	if (strcmp(op, "sim.pull") == 0)
+		return IPC_SIM_PULL;
+	return 0;
+}
+
 /*
- * get, set, toggle or sim.pull: pin NULL if "pin" is not a string; value
+ * op, of type pin_op_type(op): pin NULL if "pin" is not a string; value
  * 0 or 1, -1 if "value" is neither, PINV_NONE if there is none.
  */
 static void
-client_pin_op(struct conn *c, json_t *id, const char *op, const char *pin,
-    int value)
+client_pin_op(struct conn *c, json_t *id, const char *op, uint16_t type,
+    const char *pin, int value)
 {
 	struct wsd_pin		*wp;
 	struct pin_result	 r;
-	uint16_t		 type;
 
 	if (pin == NULL) {
 		client_reply_error(c, id, "bad_request",
@@ -810,15 +828,6 @@ client_pin_op(struct conn *c, json_t *id, const char *op, const char *pin,
 		    pin);
 		return;
 	}
-	if (strcmp(op, "get") == 0)
-		type = IPC_PIN_GET;
-	else if (strcmp(op, "toggle") == 0)
-		type = IPC_PIN_TOGGLE;
-	else if (strcmp(op, "set") == 0)
-		type = IPC_PIN_SET;
-	else
-		type = IPC_SIM_PULL;
-
 	memset(&r, 0, sizeof(r));
 	if (pin_check(wp, type, &r) == -1) {
 		client_pin_done(c, id, &r);
@@ -852,11 +861,10 @@ client_quick(struct conn *c, const unsigned char *data, size_t len)
 		return 0;
 	if (q.has_id && (id = json_integer(q.id)) == NULL)
 		return 0;
-	if (c->c_hold != NULL && c->c_hold->ch_until != 0)
-		hold_release(c, 1);
-	client_pin_op(c, id, q.op, q.has_pin ? q.pin : NULL,
-	    !q.has_value ? PINV_NONE : q.value == 0 || q.value == 1 ?
-	    (int)q.value : -1);
+	hold_end_wait(c);
+	client_pin_op(c, id, q.op, pin_op_type(q.op),
+	    q.has_pin ? q.pin : NULL, !q.has_value ? PINV_NONE :
+	    q.value == 0 || q.value == 1 ? (int)q.value : -1);
 	json_decref(id);
 	return 1;
 }
@@ -987,10 +995,8 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 	/* The pin's name as it was: the table may have changed since. */
 	n = pin_event_print(s, sizeof(s), ev->index < wenv->w_npins ?
 	    wenv->w_pins[ev->index].wp_info.name : "", ev, 1);
-	if (n == -1) {
-		log_warnx("%s: a pin event too long to print", __func__);
+	if (n == -1)
 		return;
-	}
 	conn_send_text(p->p_conn, s, (size_t)n);
 	if (p->p_conn != NULL && p->p_conn->c_hold != NULL)
 		p->p_conn->c_hold->ch_replayed = ev->seq;
@@ -1121,6 +1127,7 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 	json_t		*req, *id, *jop, *jpin, *jval;
 	json_error_t	 err;
 	const char	*op;
+	uint16_t	 type;
 
 	if (opcode != WS_OP_TEXT) {
 		client_reply_error(c, NULL, "binary_unsupported",
@@ -1152,18 +1159,15 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 	}
 	op = json_string_value(jop);
 	/* Its first request: the client is not resuming, or is now. */
-	if (c->c_hold != NULL && c->c_hold->ch_until != 0 &&
-	    strcmp(op, "resume") != 0)
-		hold_release(c, 1);
-	if (strcmp(op, "get") == 0 || strcmp(op, "set") == 0 ||
-	    strcmp(op, "toggle") == 0 || strcmp(op, "sim.pull") == 0) {
+	if (strcmp(op, "resume") != 0)
+		hold_end_wait(c);
+	if ((type = pin_op_type(op)) != 0) {
 		jpin = json_object_get(req, "pin");
 		jval = json_object_get(req, "value");
-		client_pin_op(c, id, op, json_is_string(jpin) ?
+		client_pin_op(c, id, op, type, json_is_string(jpin) ?
 		    json_string_value(jpin) : NULL, jval == NULL ? PINV_NONE :
 		    json_pin_value(jval));
-	}
-	else if (strcmp(op, "mission.list") == 0)
+	} else if (strcmp(op, "mission.list") == 0)
 		client_mission_list(c, id);
 	else if (strcmp(op, "mission.start") == 0)
 		client_mission_start(c, req, id);
@@ -1192,13 +1196,10 @@ client_pin_event(const struct ipc_pin_event *ev)
 	wenv->w_seq = ev->seq;
 
 	n = pin_event_print(s, sizeof(s), pi->name, ev, 0);
-	if (n == -1) {
-		log_warnx("%s: a pin event too long to print", __func__);
+	if (n == -1)
 		return;
-	}
 	client_broadcast_pin(s, (size_t)n, ev->seq);
 }
-
 
 void
 client_helper_reply(uint32_t id, const struct ipc_reply *rep)
@@ -1330,8 +1331,7 @@ client_table_changed(void)
 	}
 	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp) {
 		/* What was held is about the old table: it goes first. */
-		if (c->c_hold != NULL && c->c_hold->ch_until != 0)
-			hold_release(c, 1);
+		hold_end_wait(c);
 		if (sf != NULL)
 			conn_send_shared(c, sf);
 	}

@@ -17,6 +17,7 @@ struct fan_item {
 	struct iovec	 fi_iov[FANOUT_IOV];
 	ssize_t		 fi_n;		/* what sendmsg returned */
 	int		 fi_errno;	/* and its errno, 0 if none */
+	void		*fi_arg;	/* the caller's: fanout never reads it */
 };
 
 /* fanout_init: before the sandbox; starts the writer if there are CPUs for it. */

@@ -43,7 +43,6 @@ static int			 listener_tls = 1;	/* the arg of TLS ones */
 static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
 /* One turn's writes (conn_flush_cb). */
 static struct fan_item	*fan_items;
-static struct conn	**fan_conns;
 static size_t		 fan_cap;
 static struct event		*ev_flush;
 
@@ -194,23 +193,6 @@ http_free_listeners(void)
 {
 	unsigned int	 i;
 
-	struct conn	*c;
-
-	/* Stopping: conn_close hands each client's rest to its bufferevent. */
-	while ((c = TAILQ_FIRST(&flushq)) != NULL) {
-		TAILQ_REMOVE(&flushq, c, c_fentry);
-		c->c_flushing = 0;
-		bufferevent_enable(c->c_bev, EV_WRITE);
-	}
-	if (ev_flush != NULL)
-		event_free(ev_flush);
-	ev_flush = NULL;
-	free(fan_items);
-	free(fan_conns);
-	fan_items = NULL;
-	fan_conns = NULL;
-	fan_cap = 0;
-
 	for (i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i]);
 	free(listeners);
@@ -220,6 +202,19 @@ http_free_listeners(void)
 		event_free(ev_ping);
 	ev_ping = NULL;
 	ping_ms = 0;
+}
+
+/* At exit: the listeners, and what the loop's writes were kept in. */
+void
+http_shutdown(void)
+{
+	http_free_listeners();
+	if (ev_flush != NULL)
+		event_free(ev_flush);
+	ev_flush = NULL;
+	free(fan_items);
+	fan_items = NULL;
+	fan_cap = 0;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -283,14 +278,10 @@ static int
 fan_grow(void)
 {
 	struct fan_item	*ni;
-	struct conn	**nc;
 
 	if ((ni = reallocarray(fan_items, fan_cap + 256, sizeof(*ni))) == NULL)
 		return -1;
 	fan_items = ni;
-	if ((nc = reallocarray(fan_conns, fan_cap + 256, sizeof(*nc))) == NULL)
-		return -1;
-	fan_conns = nc;
 	fan_cap += 256;
 	return 0;
 }
@@ -322,12 +313,13 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 		    FANOUT_IOV);
 		if (it->fi_niov > FANOUT_IOV)
 			it->fi_niov = FANOUT_IOV;
-		fan_conns[n++] = c;
+		it->fi_arg = c;
+		n++;
 	}
 	fanout_write(fan_items, n);
 	for (i = 0; i < n; i++) {
-		c = fan_conns[i];
 		it = &fan_items[i];
+		c = it->fi_arg;
 		out = bufferevent_get_output(c->c_bev);
 		if (it->fi_n > 0) {
 			/* As the bufferevent does: its output's start is frozen. */
@@ -717,24 +709,23 @@ conn_own_reads(struct conn *c)
 {
 	evutil_socket_t	 fd = bufferevent_getfd(c->c_bev);
 
-	if ((c->c_rev == NULL && (c->c_rev = event_new(wenv->w_base, fd,
-	    EV_READ | EV_PERSIST, conn_sock_read, c)) == NULL) ||
-	    event_add(c->c_rev, NULL) == -1) {
+	if ((c->c_rev = event_new(wenv->w_base, fd, EV_READ | EV_PERSIST,
+	    conn_sock_read, c)) == NULL || event_add(c->c_rev, NULL) == -1) {
 		log_warnx("cannot watch a client's socket");
+		if (c->c_rev != NULL)
+			event_free(c->c_rev);
+		c->c_rev = NULL;
 		return;		/* the bufferevent goes on reading */
 	}
 	bufferevent_disable(c->c_bev, EV_READ);
-	c->c_rev_on = 1;
 }
 
 /* Whoever reads c, it reads no more. */
 static void
 conn_stop_reading(struct conn *c)
 {
-	if (c->c_rev_on) {
+	if (c->c_rev != NULL)
 		event_del(c->c_rev);
-		c->c_rev_on = 0;
-	}
 	bufferevent_disable(c->c_bev, EV_READ);
 }
 
@@ -1349,7 +1340,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		c->c_active = conn_now_ms();
 		c->c_pinged = 0;
 		ws_read(c);
-		if (c->c_state == CONN_WS && !c->c_tls && !c->c_rev_on)
+		if (c->c_state == CONN_WS && !c->c_tls && c->c_rev == NULL)
 			conn_own_reads(c);
 	}
 }

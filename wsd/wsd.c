@@ -384,7 +384,7 @@ main(int argc, char *argv[])
 
 	log_debug("exiting");
 	client_shutdown();
-	http_free_listeners();
+	http_shutdown();
 	fanout_shutdown();
 	ipc_chan_free(w.w_helper);
 	ipc_chan_free(w.w_worker);

@@ -67,7 +67,6 @@ struct conn {
 	 * parser: no input buffer, no FIONREAD (see conn_sock_read).
 	 */
 	struct event		*c_rev;
-	int			 c_rev_on;	/* c_rev is added */
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -156,6 +155,8 @@ time_t	conn_now(void);
 int	http_listen(int fd, int tls);
 /* http_free_listeners: take no more connections and ping no idle client. */
 void	http_free_listeners(void);
+/* http_shutdown: at exit, after the loop: the listeners and the rest. */
+void	http_shutdown(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
 /* conn_send_text: one text frame to one client. */

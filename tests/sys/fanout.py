@@ -7,9 +7,8 @@ gets every pin event once, in seq order; and clients that stop reading in
 the middle of such a write are still cut off at the output cap while the
 others go on."""
 import os
-import subprocess
 
-from gpiows_test import HELPER, WORKER, WSD, Gpiows, Tap
+from gpiows_test import Gpiows, Tap, proc_status
 from rawws import RawWs, toggle_batch
 
 t = Tap()
@@ -22,15 +21,6 @@ MAX_TOGGLES = 60000     # failure bound: the slow ones are cut long before
 
 def tasks(pid):
     return sorted(int(x) for x in os.listdir("/proc/%d/task" % pid))
-
-
-def task_status(pid, tid):
-    out = {}
-    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
 
 
 def cpus(s):
@@ -47,7 +37,7 @@ def check_threads(g):
     t.eq(len(tids), 2, "wsd has two threads: the loop and the writer")
     if len(tids) != 2:
         return
-    main, writer = task_status(wsd, wsd), task_status(wsd, [x for x in tids if x != wsd][0])
+    main, writer = proc_status(wsd, wsd), proc_status(wsd, [x for x in tids if x != wsd][0])
     t.ok(main["Seccomp"] == "2" and writer["Seccomp"] == "2",
          "both run under the seccomp filter (mode 2)", (main["Seccomp"], writer["Seccomp"]))
     t.eq(main.get("Seccomp_filters"), writer.get("Seccomp_filters"),
@@ -67,17 +57,11 @@ def check_threads(g):
 def check_one_cpu():
     """Started on one CPU, wsd keeps a single thread."""
     g = Gpiows()
-    g.logf = open(g.log, "w")
-    g.proc = subprocess.Popen(["taskset", "-c", str(min(os.sched_getaffinity(0))),
-                               HELPER, "-d", "-v", "-f", g.conf, "-w", WSD, "-m", WORKER],
-                              stdout=g.logf, stderr=subprocess.STDOUT)
     try:
-        g.wait_serving()
+        g.start(prefix=["taskset", "-c", str(min(os.sched_getaffinity(0)))])
         t.eq(len(tasks(g.children()["wsd"])), 1, "on one CPU wsd has one thread")
     finally:
-        g.stop()
-        g.logf.close()
-        g.tmp.cleanup()
+        g.close()
 
 
 def check_listeners(g):

@@ -113,13 +113,17 @@ class Gpiows:
         self.proc = None
         self.url = "ws://127.0.0.1:%d/ws" % self.port
 
-    def start(self, wait=True):
-        cmd = [HELPER, "-d", "-v", "-f", self.conf, "-w", WSD, "-m", WORKER]
+    def start(self, wait=True, prefix=(), verbose=True):
+        """prefix: a command that runs the helper (taskset -c N, say);
+        verbose=False: no -v (a benchmark does not measure debug logging)."""
+        cmd = [HELPER, "-d"] + (["-v"] if verbose else []) + \
+            ["-f", self.conf, "-w", WSD, "-m", WORKER]
         if self.run_as is not None:
             pw = self.run_as
             cmd = ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
                    "--clear-groups", "--"] + cmd
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        cmd = list(prefix) + cmd
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         if wait:
@@ -196,15 +200,20 @@ class Gpiows:
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def close(self):
+        """Stop it and remove its directory; returns what it logged."""
         self.stop()
         self.logf.close()
         log = self.logtext()
+        self.tmp.cleanup()
+        return log
+
+    def __exit__(self, *exc):
+        log = self.close()
         bad = [l for l in log.splitlines() if any(r in l for r in REPORTS)]
         Tap().ok(not bad, "no sanitizer or sandbox reports in the logs", "\n".join(bad[:20]))
         if exc[0] is not None or bad or os.environ.get("GPIOWS_TEST_VERBOSE"):
             Tap().diag("helper log:\n" + log)
-        self.tmp.cleanup()
 
 
 class Client:
@@ -297,10 +306,12 @@ def handshake_status(port, path="/ws", origin=None, host=None, sock=None):
     return int(head.split()[1]) if head else None
 
 
-def proc_status(pid):
-    """/proc/PID/status as a dict of field -> value string."""
+def proc_status(pid, tid=None):
+    """/proc/PID/status (or a thread's, /proc/PID/task/TID/status) as a
+    dict of field -> value string."""
     out = {}
-    with open("/proc/%d/status" % pid) as f:
+    path = "/proc/%d/status" % pid if tid is None else "/proc/%d/task/%d/status" % (pid, tid)
+    with open(path) as f:
         for line in f:
             k, _, v = line.partition(":")
             out[k] = v.strip()
