@@ -7,7 +7,7 @@ import os
 import socket
 import struct
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import Client, Gpiows, Tap, recv_head
 
 t = Tap()
 
@@ -132,9 +132,7 @@ def raw_ws(port):
     s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
+    head = recv_head(s, 1)
     assert head.startswith(b"HTTP/1.1 101"), head
     return s
 

@@ -282,6 +282,19 @@ class Client:
         await self.ws.close()
 
 
+def recv_head(s, chunk=4096):
+    """What s sends up to the end of an HTTP head (or up to its EOF).  In
+    chunks of 1 byte, nothing after the head is taken (the first frames of
+    a WebSocket, say)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(chunk)
+        if not d:
+            break
+        buf += d
+    return buf
+
+
 def handshake_status(port, path="/ws", origin=None, host=None, sock=None):
     """The status code of a WebSocket handshake sent by hand on path (None
     if the connection closes first).  origin: the Origin header, if any;
@@ -296,12 +309,7 @@ def handshake_status(port, path="/ws", origin=None, host=None, sock=None):
     if origin is not None:
         req += "Origin: %s\r\n" % origin
     s.sendall((req + "\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        d = s.recv(4096)
-        if not d:
-            break
-        head += d
+    head = recv_head(s)
     s.close()
     return int(head.split()[1]) if head else None
 

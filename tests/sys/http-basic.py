@@ -2,7 +2,7 @@
 import socket
 import time
 
-from gpiows_test import Gpiows, Tap
+from gpiows_test import Gpiows, Tap, recv_head
 
 t = Tap()
 
@@ -11,13 +11,7 @@ def http(port, raw, timeout=5):
     """Send raw bytes, return (status, headers dict, body) of the first response."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(raw)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    head, _, body = buf.partition(b"\r\n\r\n")
+    head, _, body = recv_head(s, 65536).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1]) if lines[0] else None
     hdrs = {}

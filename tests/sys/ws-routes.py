@@ -14,7 +14,7 @@ import struct
 
 import websockets
 
-from gpiows_test import Client, Gpiows, Tap, handshake_status as handshake
+from gpiows_test import Client, Gpiows, Tap, handshake_status as handshake, recv_head
 
 t = Tap()
 
@@ -35,9 +35,7 @@ def raw_close_code(port, path, data):
     s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" %
                (path, base64.b64encode(os.urandom(16)).decode())).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(1)
+    buf = recv_head(s, 1)
     assert buf.startswith(b"HTTP/1.1 101"), buf
     s.sendall(data)
     buf = b""
