@@ -112,20 +112,45 @@ client_broadcast(const char *s, size_t len)
 	client_broadcast_pin(s, len, 0);
 }
 
+/*
+ * The hold timer, set for the first hold's end, or deleted when none is
+ * left.  A timer left pending with nothing to do is not free: in its last
+ * milliseconds it is the CPU's earliest, and each epoll_wait(2) that
+ * sleeps then reprograms the CPU's timer, a trap under a hypervisor
+ * (bench/ws-peers.py saw every second round trip 10 us slower for the
+ * 2 ms before a client's HOLD_MS ran out, though it had long resumed).
+ */
 static void
 hold_arm(void)
 {
 	struct conn_hold	*h = TAILQ_FIRST(&holds);
 	struct timeval		 tv = { 0, 0 };
-	uint64_t		 now = mono_us();
+	uint64_t		 now;
 
-	if (h == NULL)
+	if (h == NULL) {
+		evtimer_del(ev_hold);
 		return;
+	}
+	now = mono_us();
 	if (h->ch_until > now) {
 		tv.tv_sec = (time_t)((h->ch_until - now) / 1000000);
 		tv.tv_usec = (suseconds_t)((h->ch_until - now) % 1000000);
 	}
 	evtimer_add(ev_hold, &tv);
+}
+
+/* h no longer waits for HOLD_MS: out of the queue, the timer set anew. */
+static void
+hold_unqueue(struct conn_hold *h)
+{
+	int	 first = h == TAILQ_FIRST(&holds);
+
+	if (h->ch_until == 0)
+		return;
+	TAILQ_REMOVE(&holds, h, ch_entry);
+	h->ch_until = 0;
+	if (first)
+		hold_arm();
 }
 
 /*
@@ -141,8 +166,7 @@ hold_release(struct conn *c, int deliver)
 	if (h == NULL)
 		return;
 	c->c_hold = NULL;
-	if (h->ch_until != 0)
-		TAILQ_REMOVE(&holds, h, ch_entry);
+	hold_unqueue(h);
 	for (i = 0; i < h->ch_n; i++) {
 		/* seq 0: not a pin event, never part of a replay. */
 		if (deliver && (h->ch_items[i].h_seq == 0 ||
@@ -964,9 +988,7 @@ client_resume(struct conn *c, json_t *req, json_t *id)
 		return;
 	}
 	c->c_hold->ch_conn = c;
-	if (c->c_hold->ch_until != 0)
-		TAILQ_REMOVE(&holds, c->c_hold, ch_entry);
-	c->c_hold->ch_until = 0;	/* held until the history is in */
+	hold_unqueue(c->c_hold);	/* held until the history is in */
 	if ((p = pending_new(c, id, REQ_RESUME, "")) == NULL) {
 		hold_release(c, 1);
 		client_reply_error(c, id, "internal", "out of memory");
