@@ -385,6 +385,18 @@ ipc_chan_send(struct ipc_chan *c, uint16_t type, uint32_t id, const void *data,
 	return 0;
 }
 
+/*
+ * For a request whose answer is likely in by the time the callback that
+ * sent it returns: the channel is read then, in the same turn of the loop,
+ * instead of after one more epoll_wait(2).  If nothing has come yet, the
+ * read finds the socket empty and the channel waits as it did.
+ */
+void
+ipc_chan_read_soon(struct ipc_chan *c)
+{
+	event_active(c->c_rev, EV_READ, 0);
+}
+
 int
 ipc_chan_fd(const struct ipc_chan *c)
 {

@@ -305,6 +305,8 @@ int		 ipc_chan_send(struct ipc_chan *, uint16_t type, uint32_t id,
 int		 ipc_chan_fd(const struct ipc_chan *);
 /* ipc_chan_queued: bytes waiting to be written. */
 size_t		 ipc_chan_queued(const struct ipc_chan *);
+/* ipc_chan_read_soon: read before the loop next waits for events. */
+void		 ipc_chan_read_soon(struct ipc_chan *);
 
 /* ipc_strerror: the protocol's error code for an enum ipc_error ("busy"). */
 const char	*ipc_errcode(int error);

@@ -49,7 +49,14 @@ wsd_helper_request(uint16_t type, uint32_t id, unsigned int pin, int value)
 	req.value = value;
 	req.source = IPC_SRC_CLIENT;
 	req.generation = wenv->w_generation;
-	return ipc_chan_send(wenv->w_helper, type, id, &req, sizeof(req), -1);
+	if (ipc_chan_send(wenv->w_helper, type, id, &req, sizeof(req), -1) == -1)
+		return -1;
+	/*
+	 * The helper runs at a higher priority: on wsd's CPU it has answered
+	 * before the send returned.
+	 */
+	ipc_chan_read_soon(wenv->w_helper);
+	return 0;
 }
 
 int
