@@ -25,6 +25,7 @@
 #define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
+#define WSD_TIMER_SLACK_NS	4000000		/* how late a timer may run */
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
 struct bufferevent;
