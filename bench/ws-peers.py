@@ -26,7 +26,12 @@ stretches fall on each of them alike.
 Environment: BENCH_ONLY=gpiows,python,node runs only those servers;
 BENCH_SCENARIOS=rtt,fanout,idle,setup only those scenarios; BENCH_NOPIN=1
 runs without taskset; BENCH_TRIPS_DIR=DIR writes each server's round trips
-(ns, in the order made, its turns one after another) to DIR/rtt-NAME.txt.
+to DIR/rtt-NAME.txt, its turns one after another, a line per trip in the
+order made: when it began (CLOCK_MONOTONIC ns, the clock of
+`perf record -k CLOCK_MONOTONIC`) and how long it took (ns).  Slow trips
+that come in bursts at a fixed time after each turn's connect are the
+server's own doing (a timer, say), and a trace of those milliseconds
+says what.
 """
 import contextlib
 import os
@@ -199,16 +204,16 @@ def run_rtt(classes):
                 with tempfile.NamedTemporaryFile("r") as tf:
                     f = wsbench(s.kind, s.port, "rtt", s.cpu_pids, s.rss_pid,
                                 ["-n", str(n), "-o", tf.name], cpu=SERVER_CPU)
-                    trips[s.name] += [int(x) for x in tf]
+                    trips[s.name] += [tuple(map(int, x.split())) for x in tf]
                 cpu_s[s.name] += f.get("rtt_cpu_s", 0.0)
     if os.environ.get("BENCH_TRIPS_DIR"):
         for name, v in trips.items():
             with open(os.path.join(os.environ["BENCH_TRIPS_DIR"],
                                    "rtt-%s.txt" % name.split()[0]), "w") as f:
-                f.write("".join("%d\n" % x for x in v))
+                f.write("".join("%d %d\n" % x for x in v))
     res = {}
     for name, v in trips.items():
-        v.sort()
+        v = sorted(d for _, d in v)
         if not v:
             res[name] = {}
             continue

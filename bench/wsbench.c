@@ -17,8 +17,10 @@
  * rtt	  one client, toggles one at a time: p50/p99/p99.9 of the round trip
  *	  over -n toggles after a warm-up, with blocking sockets so that the
  *	  client adds as little as it can; -o writes every round trip to
- *	  file, in nanoseconds, one per line in the order they were made,
- *	  and rtt_cpu_s is the server's CPU time over them.
+ *	  file, one per line in the order they were made: when it began
+ *	  (CLOCK_MONOTONIC, as perf record -k CLOCK_MONOTONIC stamps its
+ *	  events) and how long it took, in nanoseconds; rtt_cpu_s is the
+ *	  server's CPU time over them.
  * fanout -l listeners and one toggler: for each toggle, paced so that none
  *	  overlap, the time until the last listener has the event: in its
  *	  socket (the kernel's receive timestamp, SO_TIMESTAMPNS) and read
@@ -332,12 +334,13 @@ static void
 scenario_rtt(int count)
 {
 	unsigned char	 buf[65536], fr[128];
-	uint64_t	*t, t0;
+	uint64_t	*t, *start, t0;
 	size_t		 have, fl;
 	int		 fd, i, warm = count / 10 + 100;
 	unsigned long long c0 = 0, c1;
 
-	if ((t = calloc(count, sizeof(*t))) == NULL)
+	if ((t = calloc(count, sizeof(*t))) == NULL ||
+	    (start = calloc(count, sizeof(*start))) == NULL)
 		die("calloc");
 	fd = sync_connect(buf, sizeof(buf), &have);
 	/*
@@ -357,8 +360,10 @@ scenario_rtt(int count)
 		if (write(fd, fr, fl) != (ssize_t)fl)
 			die("write");
 		sync_wait(fd, buf, sizeof(buf), &have, reply_match);
-		if (i >= 0)
+		if (i >= 0) {
 			t[i] = now_ns() - t0;
+			start[i] = t0;
+		}
 	}
 	c1 = server_cpu_ticks();
 	if (trips_file != NULL) {
@@ -367,7 +372,8 @@ scenario_rtt(int count)
 		if ((f = fopen(trips_file, "w")) == NULL)
 			die(trips_file);
 		for (i = 0; i < count; i++)
-			fprintf(f, "%" PRIu64 "\n", t[i]);
+			fprintf(f, "%" PRIu64 " %" PRIu64 "\n", start[i],
+			    t[i]);
 		if (fclose(f) != 0)
 			die(trips_file);
 	}
@@ -382,6 +388,7 @@ scenario_rtt(int count)
 		    sysconf(_SC_CLK_TCK));
 	}
 	free(t);
+	free(start);
 	close(fd);
 }
 
