@@ -257,6 +257,7 @@ mission_progress(struct mission *m)
 
 static struct event	*ev_journal, *ev_journal_later;
 static struct event	*ev_watch;
+static struct event	*ev_prune;	/* mission_prune_cb */
 static uint8_t		*watching;	/* per pin: the helper was told to */
 static uint64_t		*watch_since;
 
@@ -388,17 +389,17 @@ mission_end_request(struct mission *m)
 	m->m_holding = 0;
 }
 
-/* Forget the oldest finished missions past MISSION_KEEP_ENDED. */
-static int	prune_held;	/* mission_resume walks the list */
-
+/*
+ * Forget the oldest finished missions past MISSION_KEEP_ENDED: at the end
+ * of the loop's turn (ev_prune), never inside a walk of the list.  A
+ * mission finished in a walk (mission_schedule, mission_pin_event,
+ * mission_resume) may be the one pruned, or the next in the walk.
+ */
 static void
-mission_prune(void)
+mission_prune_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mission	*m, *tmp;
 	unsigned int	 ended = 0;
-
-	if (prune_held)
-		return;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
 		if (m->m_state >= M_DONE)
@@ -436,7 +437,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	log_info("mission %u (%s): %s%s%s", m->m_id, lname(m),
 	    state_names[state], error ? ": " : "", error ? error : "");
 	mission_event(m);
-	mission_prune();
+	event_active(ev_prune, EV_TIMEOUT, 0);
 	mission_schedule();
 }
 
@@ -791,7 +792,6 @@ mission_cancel_request(uint32_t id, uint32_t mission)
 	/* On disk before the client is told: a worker killed after the
 	 * answer still cancels it. */
 	if (m->m_state == M_QUEUED) {
-		/* Which may prune it: the id is the caller's. */
 		mission_finish(m, M_CANCELLED, NULL);
 		mission_reply(id, json_pack("{s:b, s:I}", "ok", 1, "mission",
 		    (json_int_t)mission));
@@ -1205,11 +1205,6 @@ mission_resume(void)
 	log_debug("journal: %s", TAILQ_EMPTY(&kenv->k_missions) ?
 	    "no missions" : "read");
 	mission_release_orphans();
-	/*
-	 * A mission finished here would prune ended ones, the next in the
-	 * walk among them: pruning waits for the end of it.
-	 */
-	prune_held = 1;
 	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
 		if (m->m_state >= M_DONE)
 			continue;
@@ -1258,8 +1253,8 @@ mission_resume(void)
 			mission_hold(m);
 		}
 	}
-	prune_held = 0;
-	mission_prune();
+	/* The journal may hold more ended ones than are kept. */
+	event_active(ev_prune, EV_TIMEOUT, 0);
 	mission_schedule();
 }
 
@@ -1275,8 +1270,13 @@ mission_init(void)
 	    event_priority_set(ev_journal_later, WORKER_PRIO_JOURNAL) == -1)
 		fatalx("journal event");
 	if ((ev_watch = event_new(kenv->k_base, -1, 0, mission_watch_cb,
-	    NULL)) == NULL || event_priority_set(ev_watch, 0) == -1)
+	    NULL)) == NULL ||
+	    event_priority_set(ev_watch, WORKER_PRIO_WATCH) == -1)
 		fatalx("watch event");
+	if ((ev_prune = event_new(kenv->k_base, -1, 0, mission_prune_cb,
+	    NULL)) == NULL ||
+	    event_priority_set(ev_prune, WORKER_PRIO_JOURNAL) == -1)
+		fatalx("prune event");
 }
 
 void
@@ -1289,6 +1289,7 @@ mission_shutdown(void)
 	event_free(ev_journal);
 	event_free(ev_journal_later);
 	event_free(ev_watch);
+	event_free(ev_prune);
 	free(watching);
 	free(watch_since);
 	watching = NULL;

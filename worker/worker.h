@@ -75,6 +75,10 @@ struct worker_env {
 	struct ipc_chan		*k_helper;
 	struct ipc_chan		*k_wsd;
 	int			 k_dirfd;	/* the journal directory */
+	/*
+	 * The pin table as sent; the worker is not sent every change, so
+	 * each pin's value is the one at the time of the table, not now.
+	 */
 	struct ipc_pin_info	*k_pins;
 	unsigned int		 k_npins;
 	struct ipc_pin_info	*k_stage;	/* a table being received */
@@ -90,8 +94,13 @@ struct worker_env {
 
 extern struct worker_env *kenv;
 
-/* Event priorities: 0 IPC and timers ... 2 the journal, last. */
+/*
+ * Event priorities: 0 the watches sent to the helper, 1 (libevent's
+ * default) IPC and timers, 2 the journal and the pruning of ended
+ * missions, last.
+ */
 #define WORKER_PRIOS		3
+#define WORKER_PRIO_WATCH	0
 #define WORKER_PRIO_JOURNAL	2
 
 /* worker.c */

@@ -268,6 +268,15 @@ pipe_to_send(void)
 }
 
 /* Wait for the reply to request id; log "rogue reply ERROR VALUE". */
+/* A reply of n bytes, as wsd takes it: with the change it made, or not. */
+static int
+reply_size_ok(ssize_t n)
+{
+	return (size_t)n == HDRSZ + sizeof(struct ipc_reply) ||
+	    (size_t)n == HDRSZ + sizeof(struct ipc_reply) +
+	    sizeof(struct ipc_pin_event);
+}
+
 static void
 await_reply(uint32_t id)
 {
@@ -282,9 +291,7 @@ await_reply(uint32_t id)
 		}
 		if (h.type != IPC_REPLY || h.id != id)
 			continue;
-		/* As wsd: the change the request made may come with it. */
-		if ((size_t)n != HDRSZ + sizeof(r) && (size_t)n != HDRSZ +
-		    sizeof(r) + sizeof(struct ipc_pin_event)) {
+		if (!reply_size_ok(n)) {
 			rlog("rogue reply of %zd bytes", n);
 			return;
 		}
@@ -485,8 +492,7 @@ m_flood(void)
 		if (h.id == expect)
 			inorder++;
 		expect = h.id + 1;
-		if ((size_t)n == HDRSZ + sizeof(rep) || (size_t)n == HDRSZ +
-		    sizeof(rep) + sizeof(struct ipc_pin_event)) {
+		if (reply_size_ok(n)) {
 			memcpy(&rep, rbuf + HDRSZ, sizeof(rep));
 			if (rep.error == IPC_OK)
 				okay++;

@@ -314,6 +314,16 @@ def handshake_status(port, path="/ws", origin=None, host=None, sock=None):
     return int(head.split()[1]) if head else None
 
 
+# The states a mission ends in.
+MISSION_ENDED = ("done", "failed", "cancelled", "interrupted")
+
+
+def mission_ev(mid, state=None):
+    """A wait_for predicate: a mission event of mission mid (in state)."""
+    return lambda m: (m.get("type") == "mission" and m["mission"]["id"] == mid and
+                      (state is None or m["mission"]["state"] == state))
+
+
 def proc_status(pid, tid=None):
     """/proc/PID/status (or a thread's, /proc/PID/task/TID/status) as a
     dict of field -> value string."""

@@ -1,11 +1,10 @@
 """Missions from start to end: events, progress, holds (busy), the queue,
 missions side by side, cancel (safe and hold), wait steps, errors, list."""
 import asyncio
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import MISSION_ENDED as ENDED, Client, Gpiows, Tap, mission_ev
 
 t = Tap()
 
-ENDED = ("done", "failed", "cancelled", "interrupted")
 EV = 10.0       # seconds to wait for an event that must come
 
 
@@ -17,11 +16,6 @@ async def connect(g):
     r = await c.request({"op": "get", "pin": "led"})
     assert r["ok"], r
     return c
-
-
-def mission_ev(mid, state=None):
-    return lambda m: (m.get("type") == "mission" and m["mission"]["id"] == mid and
-                      (state is None or m["mission"]["state"] == state))
 
 
 def pin_ev(pin, source=None):

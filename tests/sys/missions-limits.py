@@ -2,7 +2,7 @@
 must fit one IPC message (64 KiB); the list always fits one message."""
 import asyncio
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import Client, Gpiows, Tap, mission_ev
 
 t = Tap()
 LONG = {"name": "wait", "steps": [{"sleep": {"ms": 60000}}]}
@@ -29,6 +29,28 @@ with Gpiows(extra="max message 200000\n") as g:
         r = await a.request({"op": "mission.start", "mission": big}, timeout=5)
         t.ok(not r["ok"] and r["error"]["code"] == "bad_mission" and
              "bytes" in r["error"]["message"], "a mission over 64 KiB of JSON: bad_mission", r)
+
+        # The 50 latest ended missions are kept; the rest are pruned at the
+        # end of the loop's turn, here after a mission that ends inside a
+        # walk of the list (an edge ends its wait).
+        for i in ids[1:]:
+            await a.request({"op": "mission.cancel", "mission": i})
+        r = await a.request({"op": "mission.start", "mission": {
+            "name": "waiter", "steps": [{"wait": {"pin": "button", "edge": "rising",
+                                                  "timeout_ms": 60000}}]}})
+        waiter = r["mission"]
+        await a.wait_for(mission_ev(waiter, "running"), 3)
+        for i in range(55):
+            r = await a.request({"op": "mission.start",
+                                 "mission": {"name": "s%d" % i, "steps": [{"sleep": {"ms": 1}}]}})
+            assert r["ok"], r
+            await a.wait_for(mission_ev(r["mission"], "done"), 3)
+        await a.request({"op": "sim.pull", "pin": "button", "value": 1})
+        m = await a.wait_for(mission_ev(waiter, "done"), 3)
+        t.ok(m, "a wait ends on its edge with 50 ended missions kept")
+        r = await a.request({"op": "mission.list"})
+        ended = [x for x in r["missions"] if x["state"] in ("done", "cancelled")]
+        t.eq(len(ended), 50, "then the 50 latest ended missions are kept, no more")
         await a.close()
     asyncio.run(run())
 t.done()

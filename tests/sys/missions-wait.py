@@ -7,18 +7,12 @@ import asyncio
 import os
 import signal
 import time
-from gpiows_test import Client, Gpiows, Tap, proc_status
+from gpiows_test import MISSION_ENDED as ENDED, Client, Gpiows, Tap, mission_ev, proc_status
 
 t = Tap()
 
 EV = 10.0
-ENDED = ("done", "failed", "cancelled", "interrupted")
 TOGGLES = 300
-
-
-def mission_ev(mid, state=None):
-    return lambda m: (m.get("type") == "mission" and m["mission"]["id"] == mid and
-                      (state is None or m["mission"]["state"] == state))
 
 
 async def until_end(c, mid, timeout=EV):
@@ -33,12 +27,16 @@ def switches(pid):
     return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
 
 
-async def toggles_wake(g, c, n=TOGGLES):
-    """How often the worker ran while c toggled led n times."""
+async def toggles_wake(g, c, n=TOGGLES, pin="led"):
+    """How often the worker ran while c changed pin n times: toggled the
+    output led, or pulled the input button up and down."""
     worker = g.children()["worker"]
     before = switches(worker)
-    for _ in range(n):
-        r = await c.request({"op": "toggle", "pin": "led"})
+    for i in range(n):
+        if pin == "button":
+            r = await c.request({"op": "sim.pull", "pin": pin, "value": (i + 1) % 2})
+        else:
+            r = await c.request({"op": "toggle", "pin": pin})
         assert r["ok"], r
     return switches(worker) - before
 
@@ -72,7 +70,7 @@ async def test_not_woken(g, a):
     m = await until_end(a, mid)
     t.eq(m["state"], "done", "the edge on the watched pin still ends the wait")
     await pull(a, 0)
-    n = await toggles_wake(g, a)
+    n = await toggles_wake(g, a, pin="button")
     t.ok(n < TOGGLES // 10, "once it ended, button's changes are no longer sent either: "
          "%d runs" % n, n)
     log = g.logtext()
@@ -129,8 +127,11 @@ async def test_in_flight(g, a, b):
         await asyncio.sleep(0.02)
     os.kill(g.proc.pid, signal.SIGSTOP)
     try:
-        # wsd passes the pull on to the stopped helper: it waits in the
-        # helper's socket, before the wait begins and its watch is sent.
+        # wsd passes the pull on to the stopped helper: it waits in wsd's
+        # socket to the helper, before the wait begins and its watch is
+        # sent on the worker's.  wsd's became readable first, and epoll
+        # reports ready sockets in that order: the helper takes the pull
+        # (recording the press) before the watch.
         b.next_id += 1
         pid_ = b.next_id
         await b.ws.send('{"op":"sim.pull","pin":"button","value":1,"id":%d}' % pid_)

@@ -40,7 +40,9 @@ async def main(g):
         want = json.loads(text)
         await a.ws.send('{"op":"get","pin":"led","id":%s}' % text)
         r = await a.wait_for(lambda m: m.get("type") == "reply" and "id" in m and m["id"] == want)
-        t.eq(r, {"type": "reply", "ok": True, "pin": "led", "value": 0, "id": want},
+        # type(): in Python 1 == 1.0 == True; the id must come back as sent.
+        t.eq((r, type(r["id"])),
+             ({"type": "reply", "ok": True, "pin": "led", "value": 0, "id": want}, type(want)),
              "get led with id %s: the reply, that id echoed" % text)
     await b.quiet(0.1)
     r = await a.request({"op": "set", "pin": "led", "value": 0})
