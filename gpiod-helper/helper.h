@@ -18,9 +18,8 @@
 
 struct event_base;
 
-/* When and on which pin an event of the history was recorded. */
+/* On which pin an event of the history was recorded. */
 struct hist_at {
-	uint64_t	 mono;		/* CLOCK_MONOTONIC us */
 	uint64_t	 uid;		/* struct pin's p_uid: indexes change */
 };
 

@@ -376,7 +376,6 @@ pins_change(struct pin *p, int value, uint64_t ts_us, uint32_t source,
 	pins_fill_event(p, &ev);
 	/* h_hist_size is at least 16 (gpiows.conf's history). */
 	env->h_hist[env->h_hist_head] = ev;
-	env->h_hist_at[env->h_hist_head].mono = p->p_mono;
 	env->h_hist_at[env->h_hist_head].uid = p->p_uid;
 	env->h_hist_head = (env->h_hist_head + 1) % env->h_hist_size;
 	if (env->h_hist_len < env->h_hist_size)
@@ -391,6 +390,7 @@ pins_fill_event(const struct pin *p, struct ipc_pin_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	ev->seq = p->p_seq;
 	ev->ts = p->p_ts;
+	ev->mono = p->p_mono;
 	ev->index = p->p_index;
 	ev->value = p->p_value;
 	ev->source = p->p_source;
@@ -414,7 +414,7 @@ pins_replay(struct pin *p, uint64_t since,
 	for (n = 0; n < env->h_hist_len; n++) {
 		k = (env->h_hist_head + env->h_hist_size - n - 1) %
 		    env->h_hist_size;
-		if (env->h_hist_at[k].mono < since)
+		if (env->h_hist[k].mono < since)
 			break;
 	}
 	for (; n > 0; n--) {

@@ -141,6 +141,7 @@ struct ipc_state_end {
 struct ipc_pin_event {
 	uint64_t	seq;
 	uint64_t	ts;		/* us since the epoch (kernel time for edges) */
+	uint64_t	mono;		/* CLOCK_MONOTONIC us the helper recorded it */
 	uint32_t	index;
 	int32_t		value;
 	uint32_t	source;		/* enum ipc_source */

@@ -910,6 +910,13 @@ mission_pin_event(const struct ipc_pin_event *ev)
 	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
 		if (m->m_state != M_RUNNING || !m->m_waiting || m->m_cancel)
 			continue;
+		/*
+		 * A watch replays the pin's changes from the start of the
+		 * pin's earliest wait: those before this wait began are not
+		 * its edges.
+		 */
+		if (ev->mono < m->m_wait_since)
+			continue;
 		f = &m->m_stack[m->m_depth - 1];
 		s = &f->f_steps[f->f_i];
 		if (strcmp(kenv->k_pins[ev->index].name, s->s_pin) != 0 ||

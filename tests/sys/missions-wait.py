@@ -2,8 +2,10 @@
 of the pins a mission waits on, not every change (each would wake it), and
 no edge after the start of a wait is lost on the way: one the helper
 records between the start of the wait and the watch reaching it is sent
-when the watch arrives; one recorded before the wait began is not."""
+when the watch arrives; one recorded before the wait began is not, nor
+does one that the watch of an earlier wait brings end a later one."""
 import asyncio
+import json
 import os
 import signal
 import time
@@ -151,6 +153,51 @@ async def test_in_flight(g, a, b):
     await pull(a, 0)
 
 
+async def test_replay_not_before(g, a, b):
+    """A watch replays the pin's changes from its earliest wait on: a wait
+    that began after one of them is not ended by it."""
+    key = "pin button: watched by the worker,"
+    watches = g.logtext().count(key)
+    replays = g.logtext().count(key + " 1 change since its wait began")
+    first = await start(a, waits("button", "rising", 60000))
+    deadline = time.monotonic() + EV
+    while g.logtext().count(key) == watches and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    worker = g.children()["worker"]
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        # A reload drops the worker's watches (pins go by index); the
+        # stopped worker watches again only once it goes on, so the press
+        # is recorded unwatched, and comes with that watch.
+        g.proc.send_signal(signal.SIGHUP)
+        await b.wait_for(lambda m: m.get("type") == "hello", EV)
+        await pull(b, 1)
+        # The second wait begins after the press: its start waits in the
+        # stopped worker's socket, read before the watch goes out.
+        a.next_id += 1
+        sid = a.next_id
+        await a.ws.send(json.dumps({"op": "mission.start", "id": sid,
+                                    "mission": waits("button", "rising", 60000)}))
+        await asyncio.sleep(0.2)
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    r = await a.wait_for(lambda m: m.get("type") == "reply" and m.get("id") == sid, EV)
+    t.ok(r.get("ok"), "the second wait starts once the worker goes on", r)
+    second = r["mission"]
+    m = await until_end(a, first)
+    t.eq(m["state"], "done", "the press after the first wait began ends it (replayed)")
+    t.eq(g.logtext().count(key + " 1 change since its wait began"), replays + 1,
+         "the press came with the watch, not as a live event")
+    ended = [x for x in await a.quiet(0.3) if mission_ev(second)(x) and
+             x["mission"]["state"] in ENDED]
+    t.eq(ended, [], "the press before the second wait began does not end it")
+    await pull(a, 0)
+    await pull(a, 1)
+    m = await until_end(a, second)
+    t.eq(m["state"], "done", "the next press does")
+    await pull(a, 0)
+
+
 async def test_worker_restart(g, a):
     mid = await start(a, waits("button", "rising", 60000))
     key = "pin button: watched by the worker,"
@@ -176,6 +223,7 @@ async def main(g):
     await test_same_pin(g, a)
     await test_before_wait(g, a)
     await test_in_flight(g, a, b)
+    await test_replay_not_before(g, a, b)
     await test_worker_restart(g, a)
     await a.close()
     await b.close()
