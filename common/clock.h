@@ -9,5 +9,6 @@
 
 uint64_t	mono_us(void);
 uint64_t	real_us(void);
+int64_t		real_minus_mono_us(void);
 
 #endif

@@ -37,15 +37,10 @@ gpiod_open(struct chip *ch, char *err, size_t errlen)
 static uint64_t
 gpiod_ts_us(const struct timespec *ts)
 {
-	struct timespec	 mono, real;
-	int64_t		 ev, off;
+	int64_t		 ev;
 
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	off = ((int64_t)real.tv_sec - mono.tv_sec) * 1000000 +
-	    (real.tv_nsec - mono.tv_nsec) / 1000;
 	ev = (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
-	return (uint64_t)(ev + off);
+	return (uint64_t)(ev + real_minus_mono_us());
 }
 
 /*
