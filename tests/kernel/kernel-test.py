@@ -708,13 +708,16 @@ async def test_debounce(g):
     edges shorter than the debounce time gives fewer events than edges, the
     last with the level the line settled at.  Whatever the helper's way of
     debouncing: without it, edges 20 ms apart are three events (1, 0, 1);
-    closer ones the kernel may merge by itself."""
-    name = "debounce: 3 edges 20 ms apart, within 100 ms, give fewer events, ending at 1"
-    if not grammar_has("debounce 100ms", "input edge both"):
+    closer ones the kernel may merge by itself.  The window is 1 s, so that
+    a guest slowed down by a busy host (qemu without KVM) still makes its
+    three edges well within it; a burst that took over 600 ms is not a
+    test of it, and is made again."""
+    name = "debounce: 3 edges 20 ms apart, within 1 s, give fewer events, ending at 1"
+    if not grammar_has("debounce 1000ms", "input edge both"):
         t.skip(name, "gpiows.conf has no debounce option yet")
         return
     h = Helper(g, "debounce", 'chip gs "gpiows-sim"\n'
-               'pin button chip gs line "BUTTON" input edge both debounce 100ms\n')
+               'pin button chip gs line "BUTTON" input edge both debounce 1000ms\n')
     try:
         await h.start()
     except GuestError as e:
@@ -722,11 +725,25 @@ async def test_debounce(g):
         return
     c = await connect(h)
     await g.out("waitfor grep -q gpiows /proc/interrupts")
-    await g.out("p=$sim/sim_gpio%d/pull; echo pull-up >$p; usleep 20000; echo pull-down >$p; "
-                "usleep 20000; echo pull-up >$p" % BUTTON)
-    await asyncio.sleep(0.5)
-    evs = [m["value"] for m in await c.quiet(0.5) if m.get("type") == "pin"]
-    t.ok(0 < len(evs) < 3 and evs[-1] == 1, name, evs)
+    tries = []
+    for _ in range(3):
+        took = int(await g.out(
+            "p=$sim/sim_gpio%d/pull; a=$(now); echo pull-up >$p; usleep 20000; "
+            "echo pull-down >$p; usleep 20000; echo pull-up >$p; b=$(now); "
+            "echo $((b - a))" % BUTTON))
+        # The window closes 1 s after the first edge: then no more events.
+        await asyncio.sleep(1.2)
+        evs = [m["value"] for m in await c.quiet(0.5) if m.get("type") == "pin"]
+        tries.append((took, evs))
+        if took < 600000:
+            break
+        # Back to a low line, its window closed, for the next burst.
+        await g.pull(BUTTON, 0)
+        await asyncio.sleep(1.2)
+        await c.quiet(0.3)
+    took, evs = tries[-1]
+    t.ok(took < 600000 and 0 < len(evs) < 3 and evs[-1] == 1,
+         name + " (burst %d ms)" % (took // 1000), tries)
     await c.close()
     await h.stop()
     await g.pull(BUTTON, 0)
