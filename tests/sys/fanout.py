@@ -64,10 +64,20 @@ def check_one_cpu():
         g.close()
 
 
+def writer_switches(wsd):
+    """How often wsd's writer thread went to sleep, None without one."""
+    tids = [x for x in tasks(wsd) if x != wsd]
+    if len(tids) != 1:
+        return None
+    return int(proc_status(wsd, tids[0])["voluntary_ctxt_switches"])
+
+
 def check_listeners(g):
     w = RawWs(g.port)
     ls = [RawWs(g.port) for _ in range(LISTENERS)]
     got = [[] for _ in ls]
+    wsd = g.children()["wsd"]
+    before = writer_switches(wsd)
     for i in range(TOGGLES):
         r = w.request({"op": "toggle", "pin": "led"})
         assert r["ok"], r
@@ -83,6 +93,12 @@ def check_listeners(g):
     t.eq(bad, [], "each of %d listeners got all %d led events once, in seq order, "
          "alternating" % (LISTENERS, TOGGLES))
     t.eq(len(set(tuple(e) for e in got)), 1, "and all of them the same ones")
+    # The writer sleeps between the halves it is handed: a broadcast that
+    # the loop wrote whole would leave it asleep.
+    after = writer_switches(wsd)
+    t.ok(before is not None and after is not None and after - before >= TOGGLES,
+         "the writer thread took part in each of the %d broadcasts (woken %s times)" %
+         (TOGGLES, None if None in (before, after) else after - before))
     for c in ls:
         c.close()
     w.close()
