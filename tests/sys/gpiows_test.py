@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import pwd
+import re
 import signal
 import socket
 import subprocess
@@ -322,6 +323,35 @@ def mission_ev(mid, state=None):
     """A wait_for predicate: a mission event of mission mid (in state)."""
     return lambda m: (m.get("type") == "mission" and m["mission"]["id"] == mid and
                       (state is None or m["mission"]["state"] == state))
+
+
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+async def fds_back_to(pid, n, timeout=5.0):
+    """Wait until process pid has n descriptors open again (connections it
+    has freed): whether it got there."""
+    deadline = time.monotonic() + timeout
+    while open_fds(pid) > n and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return open_fds(pid) <= n
+
+
+def backoff_ms(g, mark):
+    """The helper's wait before its last restart of a child, logged after
+    offset mark of its log ("next start in N ms"): 0 if none."""
+    found = re.findall(r"next start in (\d+) ms", g.logtext()[mark:])
+    return int(found[-1]) if found else 0
+
+
+def restarted_in(t, elapsed, backoff, most, what):
+    """A child the helper starts again at once, or after a back-off of at
+    most `most` ms, is back (serving, or running) within a second of its
+    start: ok if so."""
+    t.ok(backoff <= most and elapsed - backoff / 1000 < 1.0,
+         "%s is back within a second of its start (%.0f ms, %d of them the helper's "
+         "back-off, at most %d)" % (what, elapsed * 1000, backoff, most))
 
 
 def proc_status(pid, tid=None):

@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 
-from gpiows_test import Client, Gpiows, Tap
+from gpiows_test import Client, Gpiows, Tap, fds_back_to, open_fds
 
 t = Tap()
 
@@ -343,6 +343,8 @@ async def main(g):
     # For certain: the helper is stopped until the clients have gone, so
     # every answer comes for a connection wsd has freed.
     led = (await req("GET", "/api/pins/led"))[3]["value"]
+    wsd = g.children()["wsd"]
+    fds = open_fds(wsd)
     os.kill(g.proc.pid, signal.SIGSTOP)
     try:
         socks = []
@@ -355,14 +357,14 @@ async def main(g):
         for s in socks:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()
-        await asyncio.sleep(0.3)        # and has freed the connections
+        freed = await fds_back_to(wsd, fds)     # and has freed the connections
     finally:
         os.kill(g.proc.pid, signal.SIGCONT)
     evs = [(await ws.wait_for(pin_ev("led"), 3))["value"] for _ in range(5)]
     t.eq(evs, [(led + 1 + i) % 2 for i in range(5)],
          "5 PUTs whose clients left before the helper answered: all 5 changes made, in order")
     await asyncio.sleep(0.2)
-    t.eq(g.logtext().count("its client has gone") - gone, 5,
+    t.eq((freed, g.logtext().count("its client has gone") - gone), (True, 5),
          "and their 5 answers were dropped, their connections gone")
 
     # Pipelining behind a PUT that waits: more than 9216 bytes is dropped.

@@ -73,8 +73,12 @@ async def main(g):
     t.ok(gaps and lo >= MS * 1000, "every spacing is >= %d ms" % MS, gaps)
     # Each gap is the sleep plus a round trip to the helper and the timer's
     # lateness: a few ms when idle, but one of 92 ms was seen with six of
-    # these tests at once on two CPUs.  The median shows any steady drift.
-    t.ok(gaps and hi < 100000, "every spacing is < 100 ms", gaps)
+    # these tests at once on two CPUs, where one stall of the machine can
+    # stretch any one gap.  Two long ones are the worker's doing (a sleep
+    # run twice, a step waiting behind something); the median shows any
+    # steady drift.
+    t.ok(len(gaps) > 1 and sorted(gaps)[-2] < 100000 and hi < 500000,
+         "every spacing but one is < 100 ms, and that one < 500 ms", gaps)
     t.ok(gaps and MS * 1000 <= med <= 60000, "the median spacing is within 50..60 ms", med)
 
     c = await Client.connect(g)

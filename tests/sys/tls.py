@@ -412,7 +412,10 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     while reloads() == n and time.monotonic() < deadline:
         time.sleep(0.05)
     t.ok(reloads() == n + 1, "SIGHUP with a renewed certificate reloads")
-    time.sleep(0.2)
+    # The helper logs the reload before it sends wsd the new pair.
+    deadline = time.monotonic() + 5
+    while served_cert() != der(cert2) and time.monotonic() < deadline:
+        time.sleep(0.05)
     t.ok(served_cert() == der(cert2), "new connections get the renewed certificate")
     loop.run_until_complete(still_serving(a, "the wss client of before the renewal is still served"))
 

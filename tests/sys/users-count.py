@@ -46,7 +46,10 @@ async def main(g):
     m = await a.wait_for(lambda m: m.get("type") == "users" and m["count"] == 31, 3)
     t.eq(m["count"], 31, "after a burst of 60 joins and 30 leaves the last count is 31")
     n = len(users(a.seen)) - before
-    t.ok(n <= int(elapsed / 0.1) + 2,
+    # One per 100 ms of the burst, the one after it, and one more for a
+    # timer run a little early or a burst that began mid-interval; one per
+    # join or leave would be up to 90.
+    t.ok(n <= int(elapsed / 0.1) + 3,
          "at most one users message per 100 ms: %d in %.2f s" % (n, elapsed))
     for c in many[30:]:
         await c.close()

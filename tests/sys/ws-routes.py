@@ -14,7 +14,8 @@ import struct
 
 import websockets
 
-from gpiows_test import Client, Gpiows, Tap, handshake_status as handshake, recv_head
+from gpiows_test import (Client, Gpiows, Tap, fds_back_to, handshake_status as handshake,
+                         open_fds, recv_head)
 
 t = Tap()
 
@@ -196,6 +197,8 @@ async def main(g):
     await ws.quiet(0.3)
     # For certain: the helper stopped until the route has gone.
     gone = g.logtext().count("its client has gone")
+    wsd = g.children()["wsd"]
+    fds = open_fds(wsd)
     r = await websockets.connect(base + "/pin/led/toggle", open_timeout=5)
     os.kill(g.proc.pid, signal.SIGSTOP)
     try:
@@ -203,13 +206,13 @@ async def main(g):
             await r.send("t")
         await asyncio.sleep(0.3)
         r.transport.abort()
-        await asyncio.sleep(0.3)
+        freed = await fds_back_to(wsd, fds)
     finally:
         os.kill(g.proc.pid, signal.SIGCONT)
     for _ in range(3):
         await ws.wait_for(pin_ev("led"), 3)
     await asyncio.sleep(0.2)
-    t.eq(g.logtext().count("its client has gone") - gone, 3,
+    t.eq((freed, g.logtext().count("its client has gone") - gone), (True, 3),
          "a route gone before the helper answered: its 3 toggles made, the answers dropped")
     for x in (on, off, tog):
         await x.close()
