@@ -64,12 +64,14 @@ def check_one_cpu():
         g.close()
 
 
-def writer_switches(wsd):
-    """How often wsd's writer thread went to sleep, None without one."""
+def cpu_ns(wsd):
+    """CPU time so far of wsd's loop thread and of its writer (None
+    without one), in ns: /proc/PID/task/TID/schedstat."""
+    def ns(tid):
+        with open("/proc/%d/task/%d/schedstat" % (wsd, tid)) as f:
+            return int(f.read().split()[0])
     tids = [x for x in tasks(wsd) if x != wsd]
-    if len(tids) != 1:
-        return None
-    return int(proc_status(wsd, tids[0])["voluntary_ctxt_switches"])
+    return ns(wsd), ns(tids[0]) if len(tids) == 1 else None
 
 
 def check_listeners(g):
@@ -77,7 +79,7 @@ def check_listeners(g):
     ls = [RawWs(g.port) for _ in range(LISTENERS)]
     got = [[] for _ in ls]
     wsd = g.children()["wsd"]
-    before = writer_switches(wsd)
+    before = cpu_ns(wsd)
     for i in range(TOGGLES):
         r = w.request({"op": "toggle", "pin": "led"})
         assert r["ok"], r
@@ -93,12 +95,16 @@ def check_listeners(g):
     t.eq(bad, [], "each of %d listeners got all %d led events once, in seq order, "
          "alternating" % (LISTENERS, TOGGLES))
     t.eq(len(set(tuple(e) for e in got)), 1, "and all of them the same ones")
-    # The writer sleeps between the halves it is handed: a broadcast that
-    # the loop wrote whole would leave it asleep.
-    after = writer_switches(wsd)
-    t.ok(before is not None and after is not None and after - before >= TOGGLES,
-         "the writer thread took part in each of the %d broadcasts (woken %s times)" %
-         (TOGGLES, None if None in (before, after) else after - before))
+    # The writer writes half of each broadcast, the loop the other half
+    # and everything else: a writer that is only woken, or never, takes a
+    # hundredth of the loop's time or less.
+    after = cpu_ns(wsd)
+    loop = after[0] - before[0]
+    writer = None if None in (before[1], after[1]) else after[1] - before[1]
+    t.ok(writer is not None and writer >= loop / 10,
+         "the writer thread wrote its share of the %d broadcasts (CPU: writer %s ms, "
+         "loop %.1f ms)" % (TOGGLES, "-" if writer is None else "%.1f" % (writer / 1e6),
+                           loop / 1e6))
     for c in ls:
         c.close()
     w.close()
