@@ -439,16 +439,38 @@ pins_replay(struct pin *p, uint64_t since,
 }
 
 /*
+ * The pin an event of the history was recorded on, as the table is now (a
+ * reload may have moved it), or NULL if a reload removed it.
+ */
+static struct pin *
+pins_by_uid(uint64_t uid, uint32_t index)
+{
+	unsigned int	 i;
+
+	/* Where it was when recorded, unless a reload moved it. */
+	if (index < env->h_npins && env->h_pins[index]->p_uid == uid)
+		return env->h_pins[index];
+	for (i = 0; i < env->h_npins; i++)
+		if (env->h_pins[i]->p_uid == uid)
+			return env->h_pins[i];
+	return NULL;
+}
+
+/*
  * Returns IPC_HISTORY_OK after calling cb for each kept event after since,
- * oldest first; IPC_HISTORY_GONE when events after since are no longer all
- * kept; IPC_HISTORY_FUTURE when since has not happened.
+ * oldest first, each with its pin's index in the table as it is now (those
+ * of pins a reload removed are left out); IPC_HISTORY_GONE when events
+ * after since are no longer all kept; IPC_HISTORY_FUTURE when since has not
+ * happened.
  */
 int
 pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
     void *arg, uint64_t *oldest)
 {
-	size_t		 i, start;
-	uint64_t	 first;
+	struct ipc_pin_event	 ev;
+	struct pin		*p;
+	size_t			 i, k, start;
+	uint64_t		 first;
 
 	/* h_hist_size is at least 16 (gpiows.conf's history). */
 	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
@@ -460,11 +482,14 @@ pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
 	if (since + 1 < first)
 		return IPC_HISTORY_GONE;
 	for (i = 0; i < env->h_hist_len; i++) {
-		const struct ipc_pin_event *ev =
-		    &env->h_hist[(start + i) % env->h_hist_size];
-
-		if (ev->seq > since)
-			cb(ev, arg);
+		k = (start + i) % env->h_hist_size;
+		if (env->h_hist[k].seq <= since ||
+		    (p = pins_by_uid(env->h_hist_at[k].uid,
+		    env->h_hist[k].index)) == NULL)
+			continue;
+		ev = env->h_hist[k];
+		ev.index = p->p_index;
+		cb(&ev, arg);
 	}
 	return IPC_HISTORY_OK;
 }
