@@ -7,6 +7,9 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
+
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -170,11 +173,41 @@ tls_close_notify(struct conn *c)
 	ERR_clear_error();
 }
 
+/*
+ * Plain HTTP on a TLS port (http:// where https:// was meant): OpenSSL
+ * knows a request line where a record should be and fails the handshake
+ * without an alert.  The browser is answered in plain text, as a person
+ * would want to be told, then the connection is closed.  What the request
+ * left unread is read first, or the close would reset the connection and
+ * lose the answer.
+ */
+static void
+tls_plain_answer(struct conn *c)
+{
+	static const char	 body[] = "400 Bad Request: this port speaks "
+	    "HTTPS, use an https:// URL\n";
+	char			 buf[4096];
+	evutil_socket_t		 fd = bufferevent_getfd(c->c_bev);
+	int			 i, n;
+
+	if (fd == -1)
+		return;
+	for (i = 0; i < 4 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    sizeof(body) - 1, body);
+	(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)shutdown(fd, SHUT_WR);
+}
+
 void
 tls_log_error(struct conn *c)
 {
 	unsigned long	 e;
 	const char	*reason;
+	int		 plain = 0;
 
 	/*
 	 * libevent keeps OpenSSL's error codes, then SSL_get_error's: that
@@ -187,8 +220,13 @@ tls_log_error(struct conn *c)
 			continue;
 		else if ((reason = ERR_reason_error_string(e)) == NULL)
 			reason = "unknown error";
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST)
+			plain = 1;
 		log_debug("TLS connection failed: %s", reason);
 	}
+	if (plain)
+		tls_plain_answer(c);
 }
 
 void

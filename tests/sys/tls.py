@@ -6,6 +6,7 @@ TLS listeners that outlive their statement until a restart."""
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -277,9 +278,23 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     for v, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
         t.eq(negotiated(tport, v), name, "a %s client is served" % name)
 
+    # http:// where https:// was meant: told so in plain text, then closed.
+    s = socket.create_connection(("127.0.0.1", tport), timeout=5)
+    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n")
+    try:
+        got = read_all(s)
+    except OSError as e:
+        got = repr(e).encode()
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    clen = re.search(rb"(?im)^content-length: *(\d+)", head)
+    t.ok(head.startswith(b"HTTP/1.1 400 ") and b"https://" in body and
+         clen is not None and int(clen.group(1)) == len(body),
+         "plain HTTP on the TLS port: a 400 in plain text that says to use https://, "
+         "then the connection closed", got[:200])
+
     # Not TLS at all: dropped, nothing answered.
-    for what, data in (("plain HTTP", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-                       ("garbage", os.urandom(4096)),
+    for what, data in (("garbage", os.urandom(4096)),
                        ("a ClientHello cut with garbage", client_hello()[:60] + os.urandom(600))):
         s = socket.create_connection(("127.0.0.1", tport), timeout=5)
         try:
