@@ -20,7 +20,7 @@ struct event_base;
 
 /* On which pin an event of the history was recorded. */
 struct hist_at {
-	uint64_t	 uid;		/* struct pin's p_uid: indexes change */
+	uint64_t	 uid;		/* struct pin's p_uid; 0: pin removed */
 };
 
 /* A configured pin at run time. */
@@ -106,7 +106,10 @@ void	pins_replay(struct pin *, uint64_t since,
 void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
 /* pins_fill_event: p's last change as an IPC_PIN_EVENT. */
 void	pins_fill_event(const struct pin *, struct ipc_pin_event *);
-/* pins_history: call cb for every kept event with a seq above since. */
+/*
+ * pins_history: call cb for every kept event with a seq above since, but
+ * those of pins a reload removed; indexes are the current table's.
+ */
 int	pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *,
 	    void *), void *arg, uint64_t *oldest);
 

@@ -93,6 +93,36 @@ pin_retire(struct pin *p, int safe)
 }
 
 /*
+ * The history keeps each event with its pin's index in the table of the
+ * time, which is what the worker and wsd name pins by.  After a reload,
+ * each event gets its pin's index in the new table, found by the pin's uid
+ * (a reload keeps it), or uid 0 if the reload removed the pin or requested
+ * it anew: those are sent to nobody.  Once per reload, so that a resume,
+ * which any client may ask for, costs what it sends and no more.
+ */
+static void
+pins_history_renumber(struct helper_env *h)
+{
+	size_t		 k;
+	uint32_t	 i, at;
+
+	for (k = 0; k < h->h_hist_len; k++) {
+		if (h->h_hist_at[k].uid == 0)
+			continue;
+		at = h->h_hist[k].index;
+		if (at < h->h_npins && h->h_pins[at]->p_uid == h->h_hist_at[k].uid)
+			continue;
+		for (i = 0; i < h->h_npins; i++)
+			if (h->h_pins[i]->p_uid == h->h_hist_at[k].uid)
+				break;
+		if (i < h->h_npins)
+			h->h_hist[k].index = i;
+		else
+			h->h_hist_at[k].uid = 0;
+	}
+}
+
+/*
  * Build the chips and pins of conf, keeping from the current table every
  * chip and pin that conf leaves as it was.  With keep_going (a reload), a
  * chip or pin that cannot be had is logged and left out; at start it is
@@ -223,6 +253,7 @@ pins_build(struct helper_env *h, struct gpiows_conf *conf, int keep_going,
 	free(h->h_pins);
 	h->h_pins = pins;
 	h->h_npins = npins;
+	pins_history_renumber(h);
 	/* The worker watches pins by index: again, once it has the new table. */
 	for (i = 0; i < npins; i++)
 		pins[i]->p_watched = 0;
@@ -439,38 +470,17 @@ pins_replay(struct pin *p, uint64_t since,
 }
 
 /*
- * The pin an event of the history was recorded on, as the table is now (a
- * reload may have moved it), or NULL if a reload removed it.
- */
-static struct pin *
-pins_by_uid(uint64_t uid, uint32_t index)
-{
-	unsigned int	 i;
-
-	/* Where it was when recorded, unless a reload moved it. */
-	if (index < env->h_npins && env->h_pins[index]->p_uid == uid)
-		return env->h_pins[index];
-	for (i = 0; i < env->h_npins; i++)
-		if (env->h_pins[i]->p_uid == uid)
-			return env->h_pins[i];
-	return NULL;
-}
-
-/*
  * Returns IPC_HISTORY_OK after calling cb for each kept event after since,
- * oldest first, each with its pin's index in the table as it is now (those
- * of pins a reload removed are left out); IPC_HISTORY_GONE when events
- * after since are no longer all kept; IPC_HISTORY_FUTURE when since has not
- * happened.
+ * oldest first (those of pins a reload removed are left out);
+ * IPC_HISTORY_GONE when events after since are no longer all kept;
+ * IPC_HISTORY_FUTURE when since has not happened.
  */
 int
 pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
     void *arg, uint64_t *oldest)
 {
-	struct ipc_pin_event	 ev;
-	struct pin		*p;
-	size_t			 i, k, start;
-	uint64_t		 first;
+	size_t		 i, k, start;
+	uint64_t	 first;
 
 	/* h_hist_size is at least 16 (gpiows.conf's history). */
 	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
@@ -483,13 +493,9 @@ pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
 		return IPC_HISTORY_GONE;
 	for (i = 0; i < env->h_hist_len; i++) {
 		k = (start + i) % env->h_hist_size;
-		if (env->h_hist[k].seq <= since ||
-		    (p = pins_by_uid(env->h_hist_at[k].uid,
-		    env->h_hist[k].index)) == NULL)
-			continue;
-		ev = env->h_hist[k];
-		ev.index = p->p_index;
-		cb(&ev, arg);
+		/* uid 0: its pin was removed by a reload. */
+		if (env->h_hist[k].seq > since && env->h_hist_at[k].uid != 0)
+			cb(&env->h_hist[k], arg);
 	}
 	return IPC_HISTORY_OK;
 }

@@ -1014,7 +1014,7 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 
 	if ((p = pending_find(id, REQ_RESUME)) == NULL || p->p_conn == NULL)
 		return;
-	/* The pin's name as it was: the table may have changed since. */
+	/* The helper numbers pins as in the table wsd has (it came first). */
 	n = pin_event_print(s, sizeof(s), ev->index < wenv->w_npins ?
 	    wenv->w_pins[ev->index].wp_info.name : "", ev, 1);
 	if (n == -1)
