@@ -27,7 +27,7 @@
 	    (var) = (tvar))
 #endif
 
-#define IPC_VERSION		1
+#define IPC_VERSION		2	/* 2: ipc_pin_event has mono */
 #define IPC_MAX_PAYLOAD		(64 * 1024)
 #define IPC_CHILD_FD		3	/* a child's channel to the helper, set up at exec */
 
