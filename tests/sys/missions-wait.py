@@ -178,7 +178,9 @@ async def test_replay_not_before(g, a, b):
         sid = a.next_id
         await a.ws.send(json.dumps({"op": "mission.start", "id": sid,
                                     "mission": waits("button", "rising", 60000)}))
-        await asyncio.sleep(0.2)
+        # Time for wsd to pass it on (a start that came after the watch
+        # would make this test pass without testing anything).
+        await asyncio.sleep(0.5)
     finally:
         os.kill(worker, signal.SIGCONT)
     r = await a.wait_for(lambda m: m.get("type") == "reply" and m.get("id") == sid, EV)
