@@ -33,14 +33,15 @@ gpiod_open(struct chip *ch, char *err, size_t errlen)
 	return 0;
 }
 
-/* Kernel event times are CLOCK_MONOTONIC; clients get wall-clock time. */
+/*
+ * Kernel event times are CLOCK_MONOTONIC; clients get wall-clock time:
+ * off is real_minus_mono_us(), read once for a batch.
+ */
 static uint64_t
-gpiod_ts_us(const struct timespec *ts)
+gpiod_ts_us(const struct timespec *ts, int64_t off)
 {
-	int64_t		 ev;
-
-	ev = (int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000;
-	return (uint64_t)(ev + real_minus_mono_us());
+	return (uint64_t)((int64_t)ts->tv_sec * 1000000 + ts->tv_nsec / 1000 +
+	    off);
 }
 
 /*
@@ -52,15 +53,17 @@ gpiod_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pin		*p = arg;
 	struct gpiod_line_event	 ev[16];
+	int64_t			 off;
 	int			 n, i;
 
 	if ((n = gpiod_line_event_read_multiple(p->p_line, ev, 16)) == -1) {
 		log_warn("pin %s: reading line events", p->p_conf->p_name);
 		return;
 	}
+	off = real_minus_mono_us();
 	for (i = 0; i < n; i++)
 		pins_edge(p, ev[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE,
-		    gpiod_ts_us(&ev[i].ts));
+		    gpiod_ts_us(&ev[i].ts, off));
 }
 
 static int

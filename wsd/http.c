@@ -1377,7 +1377,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* TLS handshake done */
 	if (c->c_tls && (what & BEV_EVENT_ERROR))
-		tls_log_error(c);
+		tls_failed(c);
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("connection timed out (%s)",
 		    c->c_state == CONN_HTTP ? "request head" : "closing");

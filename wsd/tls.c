@@ -203,7 +203,7 @@ tls_plain_answer(struct conn *c)
 }
 
 void
-tls_log_error(struct conn *c)
+tls_failed(struct conn *c)
 {
 	unsigned long	 e;
 	const char	*reason;

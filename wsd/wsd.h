@@ -214,10 +214,10 @@ struct bufferevent *tls_accept(struct conn *, int fd);
 /* tls_close_notify: the orderly end of a TLS connection, before the free. */
 void	tls_close_notify(struct conn *);
 /*
- * tls_log_error: why a TLS connection failed (handshake), with -v; plain
- * HTTP is answered 400 in plain text.
+ * tls_failed: a TLS connection failed (handshake): why is logged with -v,
+ * and plain HTTP is answered 400 in plain text.
  */
-void	tls_log_error(struct conn *);
+void	tls_failed(struct conn *);
 void	tls_conn_free(struct conn *);
 void	tls_shutdown(void);
 

@@ -267,7 +267,6 @@ pipe_to_send(void)
 	return p[1];
 }
 
-/* Wait for the reply to request id; log "rogue reply ERROR VALUE". */
 /* A reply of n bytes, as wsd takes it: with the change it made, or not. */
 static int
 reply_size_ok(ssize_t n)
@@ -277,6 +276,7 @@ reply_size_ok(ssize_t n)
 	    sizeof(struct ipc_pin_event);
 }
 
+/* Wait for the reply to request id; log "rogue reply ERROR VALUE". */
 static void
 await_reply(uint32_t id)
 {

@@ -6,7 +6,6 @@ TLS listeners that outlive their statement until a restart."""
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import ssl
@@ -286,10 +285,9 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     except OSError as e:
         got = repr(e).encode()
     s.close()
-    head, _, body = got.partition(b"\r\n\r\n")
-    clen = re.search(rb"(?im)^content-length: *(\d+)", head)
-    t.ok(head.startswith(b"HTTP/1.1 400 ") and b"https://" in body and
-         clen is not None and int(clen.group(1)) == len(body),
+    status, headers, body = head_and_body(got)
+    t.ok(status.startswith("HTTP/1.1 400 ") and b"https://" in body and
+         headers.get("content-length") == str(len(body)),
          "plain HTTP on the TLS port: a 400 in plain text that says to use https://, "
          "then the connection closed", got[:200])
 
