@@ -46,6 +46,23 @@ static struct fan_item	*fan_items;
 static size_t		 fan_cap;
 static struct event		*ev_flush;
 
+/*
+ * A socket closed with unread input resets the connection, and a reset can
+ * reach the client before it has read wsd's last answer (a 431 while the
+ * head is still coming, a close frame while a message is): some systems
+ * then throw the answer away.  So a connection that wsd closes after an
+ * answer lingers: its output is shut down (the client reads the answer and
+ * an end of file) and what it still sends is read and dropped until it
+ * closes, for at most WSD_LINGER_MS, as Apache and nginx do.
+ */
+struct linger_sock {
+	LIST_ENTRY(linger_sock)	 l_entry;
+	struct event		*l_ev;
+	uint64_t		 l_until;	/* conn_now_ms() */
+};
+static LIST_HEAD(, linger_sock)	 lingering = LIST_HEAD_INITIALIZER(lingering);
+static unsigned int		 nlingering;
+
 struct http_req {
 	char		*method;
 	char		*target;
@@ -76,6 +93,7 @@ static void	conn_own_reads(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
+static void	linger_end(struct linger_sock *);
 static void	conn_drop(struct conn *);
 
 static int	ws_on_message(void *, int, const unsigned char *, size_t);
@@ -208,6 +226,8 @@ http_free_listeners(void)
 void
 http_shutdown(void)
 {
+	while (!LIST_EMPTY(&lingering))
+		linger_end(LIST_FIRST(&lingering));
 	http_free_listeners();
 	if (ev_flush != NULL)
 		event_free(ev_flush);
@@ -506,6 +526,65 @@ conn_free(struct conn *c)
 	free(c);
 	if (--wenv->w_nconns == 0 && wenv->w_stopping)
 		event_base_loopbreak(wenv->w_base);
+}
+
+static void
+linger_end(struct linger_sock *l)
+{
+	LIST_REMOVE(l, l_entry);
+	nlingering--;
+	close(event_get_fd(l->l_ev));
+	event_free(l->l_ev);
+	free(l);
+}
+
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct linger_sock	*l = arg;
+	char			 buf[4096];
+	ssize_t			 n;
+	int			 i;
+
+	if (what & EV_READ) {
+		/* A few reads a turn, so that one sender cannot hold the loop. */
+		for (i = 0; i < 16; i++)
+			if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
+				break;
+		if (i == 16 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+			if (conn_now_ms() < l->l_until)
+				return;
+	}
+	linger_end(l);
+}
+
+/* Take over c's socket to linger on it (it outlives the bufferevent). */
+static void
+conn_linger(struct conn *c)
+{
+	struct timeval		 tv = { WSD_LINGER_MS / 1000,
+				    (WSD_LINGER_MS % 1000) * 1000 };
+	struct linger_sock	*l;
+	evutil_socket_t		 fd = bufferevent_getfd(c->c_bev), dfd;
+
+	if (fd == -1 || nlingering >= WSD_LINGER_MAX ||
+	    shutdown(fd, SHUT_WR) == -1)
+		return;		/* the close resets it, as before */
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return;
+	if ((dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1 ||
+	    (l->l_ev = event_new(wenv->w_base, dfd, EV_READ | EV_PERSIST,
+	    linger_cb, l)) == NULL || event_add(l->l_ev, &tv) == -1) {
+		if (l->l_ev != NULL)
+			event_free(l->l_ev);
+		if (dfd != -1)
+			close(dfd);
+		free(l);
+		return;
+	}
+	l->l_until = conn_now_ms() + WSD_LINGER_MS;
+	LIST_INSERT_HEAD(&lingering, l, l_entry);
+	nlingering++;
 }
 
 static void
@@ -1358,6 +1437,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		bufferevent_disable(bev, EV_WRITE);	/* conn_flush_cb again */
 	else if (c->c_state == CONN_CLOSING) {
 		tls_close_notify(c);
+		conn_linger(c);
 		conn_free(c);
 	} else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
 	    !c->c_waiting) {
@@ -1376,8 +1456,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* TLS handshake done */
-	if (c->c_tls && (what & BEV_EVENT_ERROR))
-		tls_failed(c);
+	if (c->c_tls && (what & BEV_EVENT_ERROR) && tls_failed(c))
+		conn_linger(c);	/* it answered plain HTTP */
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("connection timed out (%s)",
 		    c->c_state == CONN_HTTP ? "request head" : "closing");

@@ -177,32 +177,27 @@ tls_close_notify(struct conn *c)
  * Plain HTTP on a TLS port (http:// where https:// was meant): OpenSSL
  * knows a request line where a record should be and fails the handshake
  * without an alert.  The browser is answered in plain text, as a person
- * would want to be told, then the connection is closed.  What the request
- * left unread is read first, or the close would reset the connection and
- * lose the answer.
+ * would want to be told; the connection then lingers (conn_linger), so
+ * that what the request still sends does not reset it and lose the answer.
  */
 static void
 tls_plain_answer(struct conn *c)
 {
 	static const char	 body[] = "400 Bad Request: this port speaks "
 	    "HTTPS, use an https:// URL\n";
-	char			 buf[4096];
+	char			 buf[512];
 	evutil_socket_t		 fd = bufferevent_getfd(c->c_bev);
-	int			 i, n;
+	int			 n;
 
-	if (fd == -1)
-		return;
-	for (i = 0; i < 4 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-		;
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 400 Bad Request\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 	    sizeof(body) - 1, body);
 	(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	(void)shutdown(fd, SHUT_WR);
 }
 
-void
+/* Returns 1 if it answered plain HTTP, for the connection to linger. */
+int
 tls_failed(struct conn *c)
 {
 	unsigned long	 e;
@@ -225,8 +220,11 @@ tls_failed(struct conn *c)
 			plain = 1;
 		log_debug("TLS connection failed: %s", reason);
 	}
-	if (plain)
+	if (plain && bufferevent_getfd(c->c_bev) != -1) {
 		tls_plain_answer(c);
+		return 1;
+	}
+	return 0;
 }
 
 void

@@ -25,6 +25,8 @@
 #define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
+#define WSD_LINGER_MS		2000		/* reading what a closed client still sends */
+#define WSD_LINGER_MAX		256		/* sockets lingering at once */
 #define WSD_TIMER_SLACK_NS	4000000		/* how late a timer may run */
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
@@ -215,9 +217,9 @@ struct bufferevent *tls_accept(struct conn *, int fd);
 void	tls_close_notify(struct conn *);
 /*
  * tls_failed: a TLS connection failed (handshake): why is logged with -v,
- * and plain HTTP is answered 400 in plain text.
+ * and plain HTTP is answered 400 in plain text (then 1: let it linger).
  */
-void	tls_failed(struct conn *);
+int	tls_failed(struct conn *);
 void	tls_conn_free(struct conn *);
 void	tls_shutdown(void);
 

@@ -290,6 +290,27 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
          headers.get("content-length") == str(len(body)),
          "plain HTTP on the TLS port: a 400 in plain text that says to use https://, "
          "then the connection closed", got[:200])
+    # ... also while the request's body is still coming: the connection
+    # lingers, so the close does not reset it and lose the answer.
+    s = socket.create_connection(("127.0.0.1", tport), timeout=5)
+    s.sendall(b"PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" +
+              b"x" * 20000)
+    time.sleep(0.3)
+    try:
+        s.sendall(b"x" * 100000)
+        more = "sent"
+    except OSError as e:
+        more = repr(e)
+    try:
+        got = read_all(s)
+        end = "eof"
+    except OSError as e:
+        got, end = b"", repr(e)
+    s.close()
+    t.ok(got.startswith(b"HTTP/1.1 400 ") and b"https://" in got and end == "eof" and
+         more == "sent",
+         "plain HTTP on the TLS port with its body still coming: the 400, then an "
+         "end of file", "%r ... %s, more: %s" % (got[:60], end, more))
 
     # Not TLS at all: dropped, nothing answered.
     for what, data in (("garbage", os.urandom(4096)),
