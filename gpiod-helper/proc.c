@@ -407,6 +407,13 @@ proc_spawn(struct child *c)
 		kill(pid, SIGKILL);
 		return;
 	}
+	/*
+	 * Requests are read only as fast as their answers are: a child that
+	 * sends faster than it reads (a client pipelining toggles, a backlog
+	 * after a stall) is slowed down, not taken for hung.  One request's
+	 * answer, a whole replay included, still fits past this.
+	 */
+	ipc_chan_pause_reads(c->c_chan, CHILD_MAXQUEUE / 2);
 	log_info("%s started, pid %d", c->c_name, (int)pid);
 	proc_send_state(c);
 	proc_pair();

@@ -189,6 +189,12 @@ struct ipc_chan {
 		struct cmsghdr	 hdr;
 		char		 buf[IPC_CMSG_SPACE];
 	}			 c_cmsg[IPC_BATCH];
+	/* The last batch read, and how far it has been handed on. */
+	struct ipc_msg		 c_msgs[IPC_BATCH];
+	int			 c_rs[IPC_BATCH], c_errs[IPC_BATCH];
+	int			 c_nmsgs, c_next;
+	size_t			 c_pause_at;	/* ipc_chan_pause_reads; 0: never */
+	int			 c_paused;
 };
 
 #define IPC_BUFSIZE	(sizeof(struct ipc_hdr) + IPC_MAX_PAYLOAD)
@@ -201,59 +207,68 @@ struct ipc_chan {
  * one busy peer cannot starve the others.  Every batch is checked before
  * any of it is handed on, so that the descriptors of what will not be
  * handed on (the callback freed the channel, or a datagram is malformed)
- * are known and closed.
+ * are known and closed.  A channel whose reads are paused
+ * (ipc_chan_pause_reads) keeps the rest of its batch for when they resume.
  */
 static void
 ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_chan	*c = arg;
-	struct ipc_msg	 msgs[IPC_BATCH];
-	int		 rs[IPC_BATCH], errs[IPC_BATCH];
-	int		 n, k, j, round;
+	int		 n, k, j, r, full, round;
 
 	for (round = 0; round < 64 / IPC_BATCH; round++) {
-		/* What the kernel changes (ipc_chan_new sets the rest). */
-		for (k = 0; k < IPC_BATCH; k++) {
-			c->c_mm[k].msg_hdr.msg_controllen =
-			    sizeof(c->c_cmsg[k].buf);
-			c->c_mm[k].msg_hdr.msg_flags = 0;
-		}
-		do {
-			n = recvmmsg(c->c_fd, c->c_mm, IPC_BATCH,
-			    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL);
-		} while (n == -1 && errno == EINTR);
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (c->c_paused)
 			return;
-		if (n == -1) {
-			rs[0] = -1;
-			errs[0] = errno;
-			n = 1;
-		} else
-			for (k = 0; k < n; k++) {
-				/* A malformed one's descriptors are closed here. */
-				rs[k] = ipc_parse(c->c_fd, &c->c_mm[k].msg_hdr,
-				    (ssize_t)c->c_mm[k].msg_len,
-				    c->c_iov[k].iov_base, &msgs[k]);
-				errs[k] = rs[k] == -1 ? errno : 0;
+		if (c->c_next == c->c_nmsgs) {
+			/* What the kernel changes (ipc_chan_new sets the rest). */
+			for (k = 0; k < IPC_BATCH; k++) {
+				c->c_mm[k].msg_hdr.msg_controllen =
+				    sizeof(c->c_cmsg[k].buf);
+				c->c_mm[k].msg_hdr.msg_flags = 0;
 			}
-		for (k = 0; k < n; k++) {
-			if (rs[k] <= 0 ||
-			    c->c_cb(c, &msgs[k], c->c_arg) == -1) {
-				/* What comes after is not handed on. */
-				for (j = k + 1; j < n; j++)
-					if (rs[j] == 1 && msgs[j].fd != -1)
-						close(msgs[j].fd);
-				if (rs[k] <= 0) {
-					/* EOF (errno 0) or malformed. */
-					event_del(c->c_rev);
-					errno = errs[k];
-					c->c_cb(c, NULL, c->c_arg);
+			do {
+				n = recvmmsg(c->c_fd, c->c_mm, IPC_BATCH,
+				    MSG_CMSG_CLOEXEC | MSG_DONTWAIT, NULL);
+			} while (n == -1 && errno == EINTR);
+			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return;
+			if (n == -1) {
+				c->c_rs[0] = -1;
+				c->c_errs[0] = errno;
+				n = 1;
+			} else
+				for (k = 0; k < n; k++) {
+					/* A malformed one's descriptors are closed here. */
+					c->c_rs[k] = ipc_parse(c->c_fd,
+					    &c->c_mm[k].msg_hdr,
+					    (ssize_t)c->c_mm[k].msg_len,
+					    c->c_iov[k].iov_base, &c->c_msgs[k]);
+					c->c_errs[k] = c->c_rs[k] == -1 ? errno : 0;
 				}
-				/* Else the callback freed the channel. */
+			c->c_nmsgs = n;
+			c->c_next = 0;
+		}
+		full = c->c_nmsgs == IPC_BATCH;
+		while (c->c_next < c->c_nmsgs) {
+			k = c->c_next++;
+			if ((r = c->c_rs[k]) <= 0 ||
+			    c->c_cb(c, &c->c_msgs[k], c->c_arg) == -1) {
+				if (r > 0)
+					return;	/* the callback freed the channel */
+				/* EOF (errno 0) or malformed: the rest is not handed on. */
+				for (j = k + 1; j < c->c_nmsgs; j++)
+					if (c->c_rs[j] == 1 && c->c_msgs[j].fd != -1)
+						close(c->c_msgs[j].fd);
+				c->c_next = c->c_nmsgs;
+				event_del(c->c_rev);
+				errno = c->c_errs[k];
+				c->c_cb(c, NULL, c->c_arg);
 				return;
 			}
+			if (c->c_paused)
+				return;
 		}
-		if (n < IPC_BATCH)
+		if (!full)
 			return;
 	}
 }
@@ -283,6 +298,12 @@ ipc_chan_write(evutil_socket_t fd, short what, void *arg)
 		event_del(c->c_wev);
 	else
 		event_add(c->c_wev, NULL);
+	if (c->c_paused && c->c_queued <= c->c_pause_at / 2) {
+		c->c_paused = 0;
+		event_add(c->c_rev, NULL);
+		/* What is left of the batch is not in the socket any more. */
+		event_active(c->c_rev, EV_READ, 0);
+	}
 }
 
 struct ipc_chan *
@@ -327,9 +348,14 @@ void
 ipc_chan_free(struct ipc_chan *c)
 {
 	struct ipc_out	*o;
+	int		 k;
 
 	if (c == NULL)
 		return;
+	/* Whatever of the last batch was not handed on. */
+	for (k = c->c_next; k < c->c_nmsgs; k++)
+		if (c->c_rs[k] == 1 && c->c_msgs[k].fd != -1)
+			close(c->c_msgs[k].fd);
 	while ((o = TAILQ_FIRST(&c->c_outq)) != NULL) {
 		TAILQ_REMOVE(&c->c_outq, o, o_entry);
 		if (o->o_fd != -1)
@@ -382,7 +408,26 @@ ipc_chan_send(struct ipc_chan *c, uint16_t type, uint32_t id, const void *data,
 	TAILQ_INSERT_TAIL(&c->c_outq, o, o_entry);
 	c->c_queued += len + sizeof(struct ipc_hdr);
 	event_add(c->c_wev, NULL);
+	if (c->c_pause_at != 0 && c->c_queued > c->c_pause_at &&
+	    !c->c_paused) {
+		c->c_paused = 1;
+		event_del(c->c_rev);
+	}
 	return 0;
+}
+
+/*
+ * A peer that does not read its answers is not read from: once more than
+ * high bytes wait to be written to it, nothing more is taken from it (what
+ * it sends waits in the socket, where its own sends block or fail), until
+ * it has read enough for the queue to be down to high / 2.  For a channel
+ * that answers requests, not for one that waits on answers: two channels
+ * pausing each other would wait for ever.
+ */
+void
+ipc_chan_pause_reads(struct ipc_chan *c, size_t high)
+{
+	c->c_pause_at = high;
 }
 
 /*

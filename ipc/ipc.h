@@ -306,6 +306,11 @@ int		 ipc_chan_send(struct ipc_chan *, uint16_t type, uint32_t id,
 int		 ipc_chan_fd(const struct ipc_chan *);
 /* ipc_chan_queued: bytes waiting to be written. */
 size_t		 ipc_chan_queued(const struct ipc_chan *);
+/*
+ * ipc_chan_pause_reads: read nothing from the peer while more than high
+ * bytes wait to be written to it (until half of it is left).
+ */
+void		 ipc_chan_pause_reads(struct ipc_chan *, size_t high);
 /* ipc_chan_read_soon: read before the loop next waits for events. */
 void		 ipc_chan_read_soon(struct ipc_chan *);
 

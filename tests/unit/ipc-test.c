@@ -933,6 +933,142 @@ test_chan_read(void)
 	event_base_free(base);
 }
 
+/* ---------------------------------------------------------------- pausing */
+
+#define PAUSE_AT	10	/* replies queued past which reads pause */
+#define PAUSE_N		40	/* requests the peer sends */
+
+struct pstate {
+	struct ipc_chan	*chan;
+	uint32_t	 ids[PAUSE_N];
+	int		 n;		/* requests handed on */
+	int		 fd_seen;	/* the fd of request 12 arrived */
+	int		 inorder;
+};
+
+/* A request handed on is answered: on a full socket the answer is queued. */
+static int
+pcb(struct ipc_chan *c, const struct ipc_msg *m, void *arg)
+{
+	struct pstate	*st = arg;
+	struct qmsg	 q;
+
+	if (m == NULL)
+		return 0;
+	if (m->fd != -1) {
+		st->fd_seen = m->hdr.id;
+		close(m->fd);
+	}
+	if (st->n < PAUSE_N)
+		st->ids[st->n] = m->hdr.id;
+	st->inorder += m->hdr.id == (uint32_t)st->n + 1;
+	st->n++;
+	qfill(&q, m->hdr.id);
+	(void)ipc_chan_send(c, IPC_PIN_EVENT, m->hdr.id, &q, sizeof(q), -1);
+	return 0;
+}
+
+static void
+loop_a_while(struct event_base *base)
+{
+	int	 i;
+
+	for (i = 0; i < 20; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+}
+
+/* Fill sock's send buffer with datagrams the peer will discard. */
+static int
+fill_socket(int sock)
+{
+	struct qmsg	 q;
+	int		 i;
+
+	qfill(&q, 0);
+	for (i = 0; i < 100000; i++)
+		if (ipc_send(sock, IPC_SHUTDOWN, 0, &q, sizeof(q), -1) == -1)
+			break;
+	return i;
+}
+
+static void
+test_chan_pause(void)
+{
+	struct event_base	*base;
+	struct pstate		 st;
+	struct ipc_msg		 m;
+	const size_t		 one = HDRSZ + sizeof(struct qmsg);
+	int			 sv[2], p[2], sndbuf = 4096, i, r, filled;
+	int			 answers = 0, inorder = 1;
+	double			 deadline;
+
+	if ((base = event_base_new()) == NULL)
+		exit(99);
+	pair(sv);
+	nonblock(sv[1]);
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	memset(&st, 0, sizeof(st));
+	st.chan = ipc_chan_new(base, sv[0], 1 << 20, pcb, &st);
+	ipc_chan_pause_reads(st.chan, PAUSE_AT * one);
+	filled = fill_socket(sv[0]);
+	mkpipe(p);
+	for (i = 1; i <= PAUSE_N; i++)
+		send_id(sv[1], (uint32_t)i, i == PAUSE_AT + 2 ? p[1] : -1);
+	close(p[1]);
+
+	/*
+	 * Every answer is queued: after the 11th the queue is past the mark,
+	 * in the middle of a batch of 4 (9 to 12), and the 12th waits.
+	 */
+	loop_a_while(base);
+	ok(st.n == PAUSE_AT + 1 && st.inorder == st.n,
+	    "past %d queued answers, no more requests are handed on, even the "
+	    "rest of the batch read (%d handed on)", PAUSE_AT, st.n);
+	ok(ipc_chan_queued(st.chan) == (size_t)(PAUSE_AT + 1) * one,
+	    "the queue holds their answers (%zu)", ipc_chan_queued(st.chan));
+	ok(st.fd_seen == 0 && pipe_probe(p[0]) == -1 && errno == EAGAIN,
+	    "the waiting 12th request's fd is held, not handed on or closed");
+
+	/* The peer reads: the queue drains, reading resumes, and so on. */
+	deadline = now() + 5;
+	while ((answers < PAUSE_N || st.n < PAUSE_N) && now() < deadline) {
+		r = ipc_recv(sv[1], &m, rbuf, sizeof(rbuf));
+		if (r == 1) {
+			if (m.fd != -1)
+				close(m.fd);
+			if (m.hdr.type == IPC_SHUTDOWN)
+				filled--;
+			else if (m.hdr.id != (uint32_t)++answers)
+				inorder = 0;
+			continue;
+		}
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	ok(st.n == PAUSE_N && st.inorder == PAUSE_N && st.fd_seen == PAUSE_AT + 2,
+	    "as the peer reads its answers, all %d requests are handed on, in "
+	    "order, the 12th with its fd (%d, in order %d)", PAUSE_N, st.n,
+	    st.inorder);
+	ok(answers == PAUSE_N && inorder && filled == 0,
+	    "and every answer reaches the peer, in order (%d)", answers);
+
+	/* Freed while paused: the held request's fd is closed. */
+	(void)fill_socket(sv[0]);
+	mkpipe(p);
+	st.n = st.inorder = 0;
+	st.fd_seen = 0;
+	for (i = 1; i <= PAUSE_N; i++)
+		send_id(sv[1], (uint32_t)i, i == PAUSE_AT + 2 ? p[1] : -1);
+	close(p[1]);
+	loop_a_while(base);
+	ok(st.n == PAUSE_AT + 1 && st.fd_seen == 0,
+	    "paused again with the 12th request held (%d handed on)", st.n);
+	ipc_chan_free(st.chan);
+	ok(pipe_probe(p[0]) == 0, "ipc_chan_free closes the held request's fd");
+	close(p[0]);
+	close(sv[1]);
+	event_base_free(base);
+}
+
 static void
 test_strings(void)
 {
@@ -1007,6 +1143,8 @@ main(void)
 	test_chan_queue();
 	diag("ipc_chan: callback");
 	test_chan_read();
+	diag("ipc_chan: reads paused behind answers");
+	test_chan_pause();
 	diag("error codes and sources");
 	test_strings();
 	return tap_done();
