@@ -90,6 +90,8 @@ struct shared_frame {
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_stop_reading(struct conn *);
 static void	conn_own_reads(struct conn *);
+static void	conn_input_pause(struct conn *);
+static void	conn_input_resume(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
@@ -353,6 +355,7 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (evbuffer_get_length(out) > 0)
 			bufferevent_enable(c->c_bev, EV_WRITE);
+		conn_input_resume(c);
 	}
 }
 
@@ -747,6 +750,7 @@ ws_read(struct conn *c)
 	if (r != WS_PARSE_OK && r != WS_PARSE_STOPPED)
 		evbuffer_drain(in, evbuffer_get_length(in));
 	ws_parsed(c, r);
+	conn_input_pause(c);
 }
 
 /*
@@ -780,6 +784,7 @@ conn_sock_read(evutil_socket_t fd, short what, void *arg)
 	c->c_active = conn_now_ms();
 	c->c_pinged = 0;
 	ws_parsed(c, ws_parser_feed(&c->c_ws, buf, (size_t)n));
+	conn_input_pause(c);
 }
 
 /* From now on wsd reads c's plain socket itself (conn_sock_read). */
@@ -789,7 +794,8 @@ conn_own_reads(struct conn *c)
 	evutil_socket_t	 fd = bufferevent_getfd(c->c_bev);
 
 	if ((c->c_rev = event_new(wenv->w_base, fd, EV_READ | EV_PERSIST,
-	    conn_sock_read, c)) == NULL || event_add(c->c_rev, NULL) == -1) {
+	    conn_sock_read, c)) == NULL ||
+	    (!c->c_rpaused && event_add(c->c_rev, NULL) == -1)) {
 		log_warnx("cannot watch a client's socket");
 		if (c->c_rev != NULL)
 			event_free(c->c_rev);
@@ -806,6 +812,40 @@ conn_stop_reading(struct conn *c)
 	if (c->c_rev != NULL)
 		event_del(c->c_rev);
 	bufferevent_disable(c->c_bev, EV_READ);
+}
+
+/*
+ * A client whose answers pile up unread is not read from either: while
+ * more than WSD_PAUSE_OUTPUT bytes wait to go to it, its requests wait in
+ * its socket (and TCP slows it down), until its output is down to half of
+ * that.  A client that pipelines requests faster than it reads their
+ * answers is thus served at the pace it reads, where it would have been
+ * dropped at WSD_MAX_OUTPUT; one that does not read at all still gets
+ * there through what is broadcast to it, and is dropped.
+ */
+static void
+conn_input_pause(struct conn *c)
+{
+	if (c->c_rpaused || c->c_state != CONN_WS ||
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) <=
+	    WSD_PAUSE_OUTPUT)
+		return;
+	c->c_rpaused = 1;
+	conn_stop_reading(c);
+}
+
+static void
+conn_input_resume(struct conn *c)
+{
+	if (!c->c_rpaused || c->c_dead || c->c_state != CONN_WS ||
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) >
+	    WSD_PAUSE_OUTPUT / 2)
+		return;
+	c->c_rpaused = 0;
+	if (c->c_rev != NULL)
+		event_add(c->c_rev, NULL);
+	else
+		bufferevent_enable(c->c_bev, EV_READ);
 }
 
 /* ---------------------------------------------------------------- http */
@@ -1433,6 +1473,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
+	conn_input_resume(c);
 	if (c->c_state == CONN_WS && !c->c_tls)
 		bufferevent_disable(bev, EV_WRITE);	/* conn_flush_cb again */
 	else if (c->c_state == CONN_CLOSING) {

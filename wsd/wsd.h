@@ -24,6 +24,7 @@
 #define WSD_HEAD_TIMEOUT	10		/* s to send a whole request head */
 #define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
+#define WSD_PAUSE_OUTPUT	(256 * 1024)	/* queued to one client; past it, not read */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
 #define WSD_LINGER_MS		2000		/* reading what a closed client still sends */
 #define WSD_LINGER_MAX		256		/* sockets lingering at once */
@@ -70,6 +71,7 @@ struct conn {
 	 * parser: no input buffer, no FIONREAD (see conn_sock_read).
 	 */
 	struct event		*c_rev;
+	int			 c_rpaused;	/* not read: its output is behind */
 };
 TAILQ_HEAD(connlist, conn);
 
