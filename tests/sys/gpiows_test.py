@@ -283,6 +283,20 @@ class Client:
         await self.ws.close()
 
 
+def raw_http(port, text):
+    """One request on a fresh connection; the answer until the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(text.encode())
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    return buf
+
+
 def recv_head(s, chunk=4096):
     """What s sends up to the end of an HTTP head (or up to its EOF).  In
     chunks of 1 byte, nothing after the head is taken (the first frames of

@@ -7,11 +7,10 @@ import json
 import mmap
 import os
 import signal
-import socket
 import struct
 import time
 
-from gpiows_test import Gpiows, Tap, proc_status
+from gpiows_test import Gpiows, Tap, proc_status, raw_http
 from rawws import RawWs, frame
 
 t = Tap()
@@ -89,16 +88,9 @@ def marker(w, c):
 
 
 def put(port, body):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(("PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               "Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)).encode())
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
+    data = raw_http(port, "PUT /api/pins/led HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+                    "Connection: close\r\n\r\n%s" % (len(body), body))
     head, _, body = data.partition(b"\r\n\r\n")
     return head.decode("latin-1"), body
 

@@ -4,14 +4,10 @@ toggles as fast as it can does not make the helper take wsd for hung.
 A client that stops reading is still dropped (slow-reader.py)."""
 import json
 import os
-import signal
-import ssl
-import subprocess
-import tempfile
 import threading
 import time
 
-from gpiows_test import Gpiows, Tap, free_port
+from gpiows_test import Gpiows, Tap
 from rawws import RawWs, frame
 
 t = Tap()

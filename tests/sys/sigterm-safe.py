@@ -3,7 +3,6 @@ clients are closed with 1001, both children stop, the helper exits 0."""
 import asyncio
 import os
 import signal
-import time
 
 import websockets
 from gpiows_test import Client, Gpiows, Tap

@@ -15,7 +15,7 @@ import socket
 import time
 
 from gpiows_test import Gpiows, Tap, proc_status
-from rawws import RawWs, frame, toggle_batch
+from rawws import RawWs, toggle_batch
 
 t = Tap()
 CAP = 1024 * 1024

@@ -1,7 +1,6 @@
 """RFC 6455 as a real client uses it: ping answered by pong, a request sent
 in fragments, the closing handshake echoed."""
 import asyncio
-import json
 
 from gpiows_test import Client, Gpiows, Tap
 

@@ -15,7 +15,7 @@ import struct
 import websockets
 
 from gpiows_test import (Client, Gpiows, Tap, fds_back_to, handshake_status as handshake,
-                         open_fds, recv_head)
+                         open_fds, raw_http, recv_head)
 
 t = Tap()
 
@@ -56,20 +56,6 @@ def raw_close_code(port, path, data):
         pass
     s.close()
     return None
-
-
-def raw_http(port, text):
-    """One request on a fresh connection; the answer until the server closes."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(text.encode())
-    buf = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    s.close()
-    return buf
 
 
 def pin_ev(name, value=None):
