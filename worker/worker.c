@@ -197,6 +197,8 @@ worker_helper_dispatch(struct ipc_chan *chan, const struct ipc_msg *msg,
 		if ((kenv->k_wsd = ipc_chan_new(kenv->k_base, msg->fd,
 		    16 * 1024 * 1024, worker_wsd_dispatch, NULL)) == NULL)
 			fatal("wsd channel");
+		/* wsd's requests are read as fast as it reads the answers. */
+		ipc_chan_pause_reads(kenv->k_wsd, 8 * 1024 * 1024);
 		log_debug("wsd channel, generation %u", peer.generation);
 		worker_send_missions(0);
 		return 0;

@@ -617,6 +617,7 @@ pin_forget(struct conn *c)
 	TAILQ_FOREACH(p, &pendings, p_entry)
 		if (p->p_conn == c)
 			p->p_conn = NULL;
+	c->c_inflight = 0;
 }
 
 static struct pending *
@@ -631,6 +632,8 @@ pending_new(struct conn *c, json_t *id, enum req_kind kind, const char *pin)
 		next_reqid = 1;
 	p->p_kind = kind;
 	p->p_conn = c;
+	if (c != NULL)
+		c->c_inflight++;
 	p->p_id = id != NULL ? json_incref(id) : NULL;
 	name_copy(p->p_pin, pin);
 	TAILQ_INSERT_TAIL(&pendings, p, p_entry);
@@ -641,6 +644,8 @@ static void
 pending_free(struct pending *p)
 {
 	TAILQ_REMOVE(&pendings, p, p_entry);
+	if (p->p_conn != NULL)
+		conn_inflight_done(p->p_conn);
 	json_decref(p->p_id);
 	free(p);
 }

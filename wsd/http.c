@@ -39,6 +39,17 @@ static struct event		*ev_ping;	/* the idle clients' sweep */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
+/* A message from a client with WSD_MAX_INFLIGHT requests already out. */
+struct deferred {
+	TAILQ_ENTRY(deferred)	 d_entry;
+	int			 d_opcode;
+	size_t			 d_len;
+	unsigned char		 d_data[];
+};
+/* Connections whose deferred messages may go on now (conn_ready_cb). */
+static TAILQ_HEAD(, conn)	 readyq = TAILQ_HEAD_INITIALIZER(readyq);
+static struct event		*ev_ready;
+
 /* Upgraded connections with output to write at the end of the turn. */
 static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
 /* One turn's writes (conn_flush_cb). */
@@ -92,6 +103,7 @@ static void	conn_stop_reading(struct conn *);
 static void	conn_own_reads(struct conn *);
 static void	conn_input_pause(struct conn *);
 static void	conn_input_resume(struct conn *);
+static void	conn_ready(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
@@ -169,6 +181,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	c->c_state = CONN_HTTP;
 	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
+	TAILQ_INIT(&c->c_deferred);
 	wenv->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
@@ -234,6 +247,9 @@ http_shutdown(void)
 	if (ev_flush != NULL)
 		event_free(ev_flush);
 	ev_flush = NULL;
+	if (ev_ready != NULL)
+		event_free(ev_ready);
+	ev_ready = NULL;
 	free(fan_items);
 	fan_items = NULL;
 	fan_cap = 0;
@@ -515,6 +531,14 @@ conn_close(struct conn *c, int code, const char *reason)
 static void
 conn_free(struct conn *c)
 {
+	struct deferred	*d;
+
+	while ((d = TAILQ_FIRST(&c->c_deferred)) != NULL) {
+		TAILQ_REMOVE(&c->c_deferred, d, d_entry);
+		free(d);
+	}
+	if (c->c_ready)
+		TAILQ_REMOVE(&readyq, c, c_rentry);
 	if (c->c_waiting)
 		pin_forget(c);
 	if (c->c_flushing)
@@ -622,15 +646,98 @@ conn_drop(struct conn *c)
 
 /* ---------------------------------------------------------------- websocket */
 
+static void
+conn_message(struct conn *c, int opcode, const unsigned char *data,
+    size_t len)
+{
+	if (c->c_route != NULL)
+		api_route_message(c, opcode, data, len);
+	else
+		client_message(c, opcode, data, len);
+}
+
+/*
+ * A client with WSD_MAX_INFLIGHT requests out has the rest of what it
+ * sent kept, in order, and is not read from until they have gone on:
+ * without it, a client pipelining requests whose answers are long (a
+ * mission list) had more of them out than the worker's queue or its own
+ * output cap could hold.  What one read brought in is all that waits.
+ */
+static int
+conn_defer(struct conn *c, int opcode, const unsigned char *data, size_t len)
+{
+	struct deferred	*d;
+
+	if ((d = malloc(sizeof(*d) + len)) == NULL) {
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return 1;
+	}
+	d->d_opcode = opcode;
+	d->d_len = len;
+	memcpy(d->d_data, data, len);
+	TAILQ_INSERT_TAIL(&c->c_deferred, d, d_entry);
+	if (!c->c_rpaused) {
+		c->c_rpaused = 1;
+		conn_stop_reading(c);
+	}
+	return 0;
+}
+
+/* What waits goes on while few requests are out and the output is short. */
+static void
+conn_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c;
+	struct deferred	*d;
+
+	while ((c = TAILQ_FIRST(&readyq)) != NULL) {
+		TAILQ_REMOVE(&readyq, c, c_rentry);
+		c->c_ready = 0;
+		while (!c->c_dead && c->c_state == CONN_WS &&
+		    c->c_inflight < WSD_MAX_INFLIGHT &&
+		    evbuffer_get_length(bufferevent_get_output(c->c_bev)) <=
+		    WSD_PAUSE_OUTPUT &&
+		    (d = TAILQ_FIRST(&c->c_deferred)) != NULL) {
+			TAILQ_REMOVE(&c->c_deferred, d, d_entry);
+			conn_message(c, d->d_opcode, d->d_data, d->d_len);
+			free(d);
+		}
+		conn_input_resume(c);
+	}
+}
+
+static void
+conn_ready(struct conn *c)
+{
+	if (c->c_ready)
+		return;
+	if (ev_ready == NULL && (ev_ready = event_new(wenv->w_base, -1, 0,
+	    conn_ready_cb, NULL)) == NULL) {
+		log_warnx("cannot schedule a client's waiting requests");
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	c->c_ready = 1;
+	TAILQ_INSERT_TAIL(&readyq, c, c_rentry);
+	event_active(ev_ready, EV_TIMEOUT, 0);
+}
+
+void
+conn_inflight_done(struct conn *c)
+{
+	if (c->c_inflight > 0)
+		c->c_inflight--;
+	conn_input_resume(c);
+}
+
 static int
 ws_on_message(void *arg, int opcode, const unsigned char *data, size_t len)
 {
 	struct conn	*c = arg;
 
-	if (c->c_route != NULL)
-		api_route_message(c, opcode, data, len);
-	else
-		client_message(c, opcode, data, len);
+	if (c->c_inflight >= WSD_MAX_INFLIGHT || !TAILQ_EMPTY(&c->c_deferred))
+		return conn_defer(c, opcode, data, len);
+	conn_message(c, opcode, data, len);
 	/* The client may have been dropped for not reading. */
 	return c->c_state != CONN_WS;
 }
@@ -834,12 +941,23 @@ conn_input_pause(struct conn *c)
 	conn_stop_reading(c);
 }
 
+/*
+ * c's output or its requests out have gone down: what it sent and waits
+ * goes on, and once nothing waits, it is read again.
+ */
 static void
 conn_input_resume(struct conn *c)
 {
 	if (!c->c_rpaused || c->c_dead || c->c_state != CONN_WS ||
 	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) >
 	    WSD_PAUSE_OUTPUT / 2)
+		return;
+	if (!TAILQ_EMPTY(&c->c_deferred)) {
+		if (c->c_inflight < WSD_MAX_INFLIGHT)
+			conn_ready(c);
+		return;
+	}
+	if (c->c_inflight > WSD_MAX_INFLIGHT / 2)
 		return;
 	c->c_rpaused = 0;
 	if (c->c_rev != NULL)

@@ -25,6 +25,7 @@
 #define WSD_WRITE_TIMEOUT	30		/* s a reader may take nothing */
 #define WSD_MAX_OUTPUT		(1024 * 1024)	/* queued to one client; past it, closed */
 #define WSD_PAUSE_OUTPUT	(256 * 1024)	/* queued to one client; past it, not read */
+#define WSD_MAX_INFLIGHT	8		/* one client's requests being answered */
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
 #define WSD_LINGER_MS		2000		/* reading what a closed client still sends */
 #define WSD_LINGER_MAX		256		/* sockets lingering at once */
@@ -72,6 +73,15 @@ struct conn {
 	 */
 	struct event		*c_rev;
 	int			 c_rpaused;	/* not read: its output is behind */
+	/*
+	 * Requests passed to the helper or the worker and not answered yet;
+	 * past WSD_MAX_INFLIGHT, what the client sends waits in c_deferred,
+	 * in order, and its socket is not read (conn_defer).
+	 */
+	unsigned int		 c_inflight;
+	TAILQ_HEAD(, deferred)	 c_deferred;
+	int			 c_ready;	/* on the queue to run c_deferred */
+	TAILQ_ENTRY(conn)	 c_rentry;
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -164,6 +174,8 @@ void	http_free_listeners(void);
 void	http_shutdown(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
+/* conn_inflight_done: one of c's requests has been answered (or refused). */
+void	conn_inflight_done(struct conn *);
 /* conn_send_text: one text frame to one client. */
 void	conn_send_text(struct conn *, const char *data, size_t len);
 /* conn_send_shared: a frame encoded once, referenced by many outputs. */
