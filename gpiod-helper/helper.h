@@ -107,11 +107,14 @@ void	pins_fill_info(const struct pin *, struct ipc_pin_info *);
 /* pins_fill_event: p's last change as an IPC_PIN_EVENT. */
 void	pins_fill_event(const struct pin *, struct ipc_pin_event *);
 /*
- * pins_history: call cb for every kept event with a seq above since, but
- * those of pins a reload removed; indexes are the current table's.
+ * pins_history: call cb for the kept events with a seq above since, up to
+ * max of them (0: all), but those of pins a reload removed; indexes are the
+ * current table's.  *last: the seq of the last event looked at (since if
+ * none); *more: 1 if max stopped it before the end.
  */
-int	pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *,
-	    void *), void *arg, uint64_t *oldest);
+int	pins_history(uint64_t since, uint32_t max,
+	    void (*cb)(const struct ipc_pin_event *, void *), void *arg,
+	    uint64_t *oldest, uint64_t *last, int *more);
 
 /* proc.c */
 void	proc_init(void);

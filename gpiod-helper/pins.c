@@ -476,26 +476,51 @@ pins_replay(struct pin *p, uint64_t since,
  * IPC_HISTORY_FUTURE when since has not happened.
  */
 int
-pins_history(uint64_t since, void (*cb)(const struct ipc_pin_event *, void *),
-    void *arg, uint64_t *oldest)
+pins_history(uint64_t since, uint32_t max,
+    void (*cb)(const struct ipc_pin_event *, void *), void *arg,
+    uint64_t *oldest, uint64_t *last, int *more)
 {
-	size_t		 i, k, start;
+	size_t		 i, k, start, lo, hi, mid;
 	uint64_t	 first;
+	uint32_t	 sent = 0;
 
 	/* h_hist_size is at least 16 (gpiows.conf's history). */
 	start = (env->h_hist_head + env->h_hist_size - env->h_hist_len) %
 	    env->h_hist_size;
 	first = env->h_hist_len > 0 ? env->h_hist[start].seq : env->h_seq + 1;
 	*oldest = env->h_hist_len > 0 ? first : 0;
+	*last = since;
+	*more = 0;
 	if (since > env->h_seq)
 		return IPC_HISTORY_FUTURE;
 	if (since + 1 < first)
 		return IPC_HISTORY_GONE;
-	for (i = 0; i < env->h_hist_len; i++) {
+	/*
+	 * The ring's seqs rise: the first above since is found by halving,
+	 * so that a replay paced in many pieces (wsd asks for max at a time)
+	 * does not walk a long history again for each.
+	 */
+	lo = 0;
+	hi = env->h_hist_len;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (env->h_hist[(start + mid) % env->h_hist_size].seq <= since)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < env->h_hist_len; i++) {
+		if (max != 0 && sent == max) {
+			*more = 1;
+			break;
+		}
 		k = (start + i) % env->h_hist_size;
+		*last = env->h_hist[k].seq;
 		/* uid 0: its pin was removed by a reload. */
-		if (env->h_hist[k].seq > since && env->h_hist_at[k].uid != 0)
+		if (env->h_hist_at[k].uid != 0) {
 			cb(&env->h_hist[k], arg);
+			sent++;
+		}
 	}
 	return IPC_HISTORY_OK;
 }

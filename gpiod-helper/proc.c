@@ -595,15 +595,19 @@ static void
 proc_history(struct child *c, uint32_t id, const struct ipc_history *h)
 {
 	struct ipc_history_end	 end;
-	uint64_t		 oldest;
+	uint64_t		 oldest, last;
+	int			 more;
 
 	memset(&end, 0, sizeof(end));
 	c->c_history_id = id;
 	c->c_history_count = 0;
-	end.status = pins_history(h->since, history_send, c, &oldest);
+	end.status = pins_history(h->since, h->max, history_send, c, &oldest,
+	    &last, &more);
 	end.seq = env->h_seq;
 	end.oldest = oldest;
 	end.count = c->c_history_count;
+	end.last = last;
+	end.more = (uint32_t)more;
 	proc_send(c, IPC_HISTORY_END, id, &end, sizeof(end), -1);
 }
 

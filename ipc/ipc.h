@@ -27,7 +27,7 @@
 	    (var) = (tvar))
 #endif
 
-#define IPC_VERSION		2	/* 2: ipc_pin_event has mono */
+#define IPC_VERSION		3	/* 2: ipc_pin_event has mono; 3: paced history */
 #define IPC_MAX_PAYLOAD		(64 * 1024)
 #define IPC_CHILD_FD		3	/* a child's channel to the helper, set up at exec */
 
@@ -173,6 +173,8 @@ struct ipc_pin_req {
 
 struct ipc_history {
 	uint64_t	since;		/* events with a seq above this */
+	uint32_t	max;		/* at most so many of them; 0: all */
+	uint32_t	flags;		/* reserved, 0 */
 };
 
 #define IPC_HISTORY_OK		0
@@ -184,6 +186,9 @@ struct ipc_history_end {
 	uint32_t	count;		/* events sent */
 	uint64_t	seq;		/* last seq at the time of the answer */
 	uint64_t	oldest;		/* oldest seq still kept, 0 if none */
+	uint64_t	last;		/* seq of the last event looked at, or since */
+	uint32_t	more;		/* 1: max was reached, events after last remain */
+	uint32_t	flags;		/* reserved, 0 */
 };
 
 struct ipc_hold {

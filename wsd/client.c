@@ -32,6 +32,7 @@ enum req_kind {
 #define HOLD_MAX	4096	/* at most so many of them */
 #define MISSIONS_KEPT	200	/* ended missions wsd keeps for hello */
 #define USERS_MS	100	/* at most one users message per so long */
+#define REPLAY_PIECE	512	/* history events asked for at a time */
 
 /*
  * A new client's live pin events are held until its first request, for at
@@ -68,6 +69,8 @@ struct pending {
 	char			 p_pin[GPIOWS_NAME_SIZE]; /* survives a reload */
 	uint16_t		 p_type;	/* REQ_PIN: IPC_PIN_GET, ... */
 	pin_done_fn		 p_done;	/* REQ_PIN: told the outcome */
+	uint64_t		 p_since;	/* REQ_RESUME: the next piece's */
+	uint32_t		 p_count;	/* REQ_RESUME: events so far */
 };
 TAILQ_HEAD(pendinglist, pending);
 
@@ -970,11 +973,28 @@ client_mission_cancel(struct conn *c, json_t *req, json_t *id)
  * resume: the pin events after "since" from the helper's history, then the
  * live ones held meanwhile, each once and in order.
  */
+/*
+ * The history comes in pieces of REPLAY_PIECE events, the next asked for
+ * once the client's output is short again (client_replay_more): a long
+ * replay goes at the pace the client reads, where all of it at once went
+ * past the output cap and the client was dropped part way.
+ */
+static int
+history_ask(struct pending *p)
+{
+	struct ipc_history	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.since = p->p_since;
+	h.max = REPLAY_PIECE;
+	return ipc_chan_send(wenv->w_helper, IPC_HISTORY, p->p_reqid, &h,
+	    sizeof(h), -1);
+}
+
 static void
 client_resume(struct conn *c, json_t *req, json_t *id)
 {
 	json_t		*js = json_object_get(req, "since");
-	struct ipc_history h;
 	struct pending	*p;
 
 	if (!json_is_integer(js) || json_integer_value(js) < 0) {
@@ -999,10 +1019,8 @@ client_resume(struct conn *c, json_t *req, json_t *id)
 		client_reply_error(c, id, "internal", "out of memory");
 		return;
 	}
-	memset(&h, 0, sizeof(h));
-	h.since = (uint64_t)json_integer_value(js);
-	if (ipc_chan_send(wenv->w_helper, IPC_HISTORY, p->p_reqid, &h,
-	    sizeof(h), -1) == -1) {
+	p->p_since = (uint64_t)json_integer_value(js);
+	if (history_ask(p) == -1) {
 		pending_free(p);
 		hold_release(c, 1);
 		client_reply_error(c, id, "unavailable",
@@ -1029,6 +1047,32 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 		p->p_conn->c_hold->ch_replayed = ev->seq;
 }
 
+/* The next piece of p's history, or an error if the helper cannot take it. */
+static void
+history_next(struct conn *c, struct pending *p)
+{
+	if (history_ask(p) == 0)
+		return;
+	client_reply_error(c, p->p_id, "unavailable",
+	    "the helper cannot take requests now");
+	hold_release(c, 1);
+	pending_free(p);
+}
+
+/* c's output is short again: the next piece of the history it waits for. */
+void
+client_replay_more(struct conn *c)
+{
+	struct pending	*p;
+
+	c->c_replay_wait = 0;
+	TAILQ_FOREACH(p, &pendings, p_entry)
+		if (p->p_kind == REQ_RESUME && p->p_conn == c) {
+			history_next(c, p);
+			return;
+		}
+}
+
 void
 client_history_end(uint32_t id, const struct ipc_history_end *he)
 {
@@ -1039,13 +1083,23 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 
 	if ((p = pending_find(id, REQ_RESUME)) == NULL)
 		return;
-	if ((c = p->p_conn) != NULL) {
+	if ((c = p->p_conn) != NULL && he->status == IPC_HISTORY_OK &&
+	    he->more) {
+		p->p_count += he->count;
+		p->p_since = he->last;
+		if (conn_output_short(c))
+			history_next(c, p);
+		else
+			c->c_replay_wait = 1;	/* client_replay_more */
+		return;
+	}
+	if (c != NULL) {
 		if (he->status == IPC_HISTORY_OK) {
 			if (c->c_hold != NULL)
 				c->c_hold->ch_replayed = he->seq;
 			msg = json_pack("{s:s, s:b, s:I, s:I}", "type", "reply",
-			    "ok", 1, "replayed", (json_int_t)he->count, "seq",
-			    (json_int_t)he->seq);
+			    "ok", 1, "replayed", (json_int_t)(p->p_count +
+			    he->count), "seq", (json_int_t)he->seq);
 			client_send_reply(c, msg, p->p_id);
 		} else {
 			/* oldest and last as fields, for a client to act on. */

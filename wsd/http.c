@@ -104,6 +104,7 @@ static void	conn_own_reads(struct conn *);
 static void	conn_input_pause(struct conn *);
 static void	conn_input_resume(struct conn *);
 static void	conn_ready(struct conn *);
+static void	conn_output_drained(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
@@ -371,7 +372,7 @@ conn_flush_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (evbuffer_get_length(out) > 0)
 			bufferevent_enable(c->c_bev, EV_WRITE);
-		conn_input_resume(c);
+		conn_output_drained(c);
 	}
 }
 
@@ -720,6 +721,23 @@ conn_ready(struct conn *c)
 	c->c_ready = 1;
 	TAILQ_INSERT_TAIL(&readyq, c, c_rentry);
 	event_active(ev_ready, EV_TIMEOUT, 0);
+}
+
+int
+conn_output_short(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->c_bev)) <=
+	    WSD_PAUSE_OUTPUT / 2;
+}
+
+/* c's output has been written, all or some: whatever waited for it goes on. */
+static void
+conn_output_drained(struct conn *c)
+{
+	if (c->c_replay_wait && !c->c_dead && c->c_state == CONN_WS &&
+	    conn_output_short(c))
+		client_replay_more(c);
+	conn_input_resume(c);
 }
 
 void
@@ -1591,7 +1609,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	conn_input_resume(c);
+	conn_output_drained(c);
 	if (c->c_state == CONN_WS && !c->c_tls)
 		bufferevent_disable(bev, EV_WRITE);	/* conn_flush_cb again */
 	else if (c->c_state == CONN_CLOSING) {

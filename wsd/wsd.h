@@ -82,6 +82,7 @@ struct conn {
 	TAILQ_HEAD(, deferred)	 c_deferred;
 	int			 c_ready;	/* on the queue to run c_deferred */
 	TAILQ_ENTRY(conn)	 c_rentry;
+	int			 c_replay_wait;	/* a history piece waits for output */
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -174,6 +175,8 @@ void	http_free_listeners(void);
 void	http_shutdown(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
+/* conn_output_short: little enough is queued to c to send it more. */
+int	conn_output_short(struct conn *);
 /* conn_inflight_done: one of c's requests has been answered (or refused). */
 void	conn_inflight_done(struct conn *);
 /* conn_send_text: one text frame to one client. */
@@ -259,6 +262,7 @@ void	client_worker_mission_reply(uint32_t id, const char *json, size_t len);
 void	client_worker_mission_event(const char *json, size_t len);
 void	client_history_event(uint32_t id, const struct ipc_pin_event *);
 void	client_history_end(uint32_t id, const struct ipc_history_end *);
+void	client_replay_more(struct conn *);
 void	client_holder(const struct ipc_pin_holder *);
 void	client_worker_lost(void);
 void	client_table_changed(void);

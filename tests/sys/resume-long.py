@@ -1,0 +1,90 @@
+"""Resuming a long history through a slow connection: wsd asks the helper
+for it in pieces as the client's output drains, so a client that resumes
+50,000 changes (5.5 MB, five times wsd's 1 MiB output cap) through a
+64 KiB receive buffer, reading in pauses, gets every one of them, once
+and in order, then the reply and the live changes, and is not dropped."""
+import json
+import os
+import threading
+import time
+
+from gpiows_test import Gpiows, Tap
+from rawws import RawWs, frame
+
+t = Tap()
+N = 50000
+
+with Gpiows(extra="history %d\n" % (N + 1000)) as g:
+    w = RawWs(g.port)
+    first = w.hello["seq"]
+    made = 0
+    while made < N:
+        k = min(2000, N - made)
+        w.send(frame(1, json.dumps({"op": "toggle", "pin": "led"})) * k)
+        got = 0
+        while got < k:
+            if w.recv_json(timeout=10).get("type") == "reply":
+                got += 1
+        made += k
+    w.close()
+
+    # A second client keeps toggling relay while the first resumes.
+    stop = threading.Event()
+    live = []
+
+    def toggler():
+        o = RawWs(g.port)
+        while not stop.is_set():
+            m = o.request({"op": "toggle", "pin": "relay"}, timeout=10)
+            live.append(m.get("seq"))
+            time.sleep(0.01)
+        o.close()
+
+    th = threading.Thread(target=toggler, daemon=True)
+    th.start()
+    r = RawWs(g.port, rcvbuf=65536)
+    r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
+    seqs, reply, after, err = [], None, [], None
+    try:
+        while reply is None:
+            m = r.recv_json(timeout=10)
+            if m.get("type") == "pin" and m.get("replay"):
+                seqs.append(m["seq"])
+                if len(seqs) % 5000 == 0:
+                    time.sleep(0.1)     # a slow reader
+            elif m.get("type") == "reply" and m.get("id") == 1:
+                reply = m
+    except Exception as e:
+        err = repr(e)
+    time.sleep(0.2)
+    stop.set()
+    th.join(10)
+    # The live changes after the reply, until a quiet second.
+    try:
+        while True:
+            m = r.recv_json(timeout=1.0)
+            if m.get("type") == "pin":
+                after.append(m["seq"])
+    except Exception:
+        pass
+    leds = [s for s in seqs if s <= first + N]
+    t.ok(err is None, "the resume went through without the client being dropped", err)
+    t.ok(len(leds) == N and leds == sorted(set(leds)) and leds[0] > first,
+         "all %d changes made before it are replayed, once each and in order" % N,
+         "%d replayed" % len(leds))
+    t.ok(reply is not None and reply.get("ok") is True and
+         reply.get("replayed") == len(seqs) and seqs == sorted(set(seqs)),
+         "the reply counts every replayed change (%d, with those made meanwhile)"
+         % len(seqs), reply)
+    t.ok(reply is not None and all(s > reply["seq"] for s in after) and
+         after == sorted(set(after)) and len(after) > 0,
+         "then the live changes follow, after the reply's seq, none twice",
+         "%d after, reply seq %s" % (len(after), reply and reply.get("seq")))
+    seen = set(seqs) | set(after)
+    t.ok(all(s in seen for s in live if s is not None and s > first),
+         "every toggle the other client made meanwhile reached the resumed client",
+         "%d of %d" % (sum(1 for s in live if s in seen), len(live)))
+    t.ok("not reading" not in g.logtext(), "wsd never found the client behind")
+    r.close()
+
+t.done()
