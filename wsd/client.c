@@ -71,6 +71,7 @@ struct pending {
 	pin_done_fn		 p_done;	/* REQ_PIN: told the outcome */
 	uint64_t		 p_since;	/* REQ_RESUME: the next piece's */
 	uint32_t		 p_count;	/* REQ_RESUME: events so far */
+	int			 p_parked;	/* REQ_RESUME: nothing asked now */
 };
 TAILQ_HEAD(pendinglist, pending);
 
@@ -95,6 +96,7 @@ client_send_json(struct conn *c, json_t *msg)
 }
 
 static void	client_broadcast_pin(const char *, size_t, uint64_t);
+static void	pending_free(struct pending *);
 
 /* A reply: the request's id when it had one, sent, released. */
 void
@@ -170,6 +172,10 @@ hold_release(struct conn *c, int deliver)
 		return;
 	c->c_hold = NULL;
 	hold_unqueue(h);
+	if (c->c_resuming) {
+		c->c_resuming = 0;
+		conn_input_resume(c);	/* what it sent after the resume */
+	}
 	for (i = 0; i < h->ch_n; i++) {
 		/* seq 0: not a pin event, never part of a replay. */
 		if (deliver && (h->ch_items[i].h_seq == 0 ||
@@ -219,6 +225,13 @@ client_broadcast_pin(const char *s, size_t len, uint64_t seq)
 			conn_send_shared(c, sf);
 			continue;
 		}
+		/*
+		 * A resume under way replays the history until it has caught
+		 * up, this change included: a long, paced replay then needs
+		 * no hold of what happens meanwhile, nor overflows one.
+		 */
+		if (h->ch_until == 0 && seq != 0)
+			continue;
 		if (h->ch_n == h->ch_cap) {
 			if (h->ch_cap >= HOLD_MAX || (nh = reallocarray(
 			    h->ch_items, h->ch_cap ? h->ch_cap * 2 : 16,
@@ -615,12 +628,17 @@ client_leave(struct conn *c)
 void
 pin_forget(struct conn *c)
 {
-	struct pending	*p;
+	struct pending	*p, *tmp;
 
-	TAILQ_FOREACH(p, &pendings, p_entry)
-		if (p->p_conn == c)
+	TAILQ_FOREACH_SAFE(p, &pendings, p_entry, tmp)
+		if (p->p_conn == c) {
 			p->p_conn = NULL;
+			/* A replay waiting for c's output: no answer will come. */
+			if (p->p_parked)
+				pending_free(p);
+		}
 	c->c_inflight = 0;
+	c->c_replay_wait = 0;
 }
 
 static struct pending *
@@ -628,6 +646,9 @@ pending_new(struct conn *c, json_t *id, enum req_kind kind, const char *pin)
 {
 	struct pending	*p;
 
+	/* Dropped while its messages were being handled: nobody to answer. */
+	if (c != NULL && c->c_dead)
+		return NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->p_reqid = next_reqid++;
@@ -1025,7 +1046,9 @@ client_resume(struct conn *c, json_t *req, json_t *id)
 		hold_release(c, 1);
 		client_reply_error(c, id, "unavailable",
 		    "the helper cannot take requests now");
+		return;
 	}
+	c->c_resuming = 1;	/* until hold_release */
 }
 
 void
@@ -1051,6 +1074,7 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 static void
 history_next(struct conn *c, struct pending *p)
 {
+	p->p_parked = 0;
 	if (history_ask(p) == 0)
 		return;
 	client_reply_error(c, p->p_id, "unavailable",
@@ -1089,8 +1113,10 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 		p->p_since = he->last;
 		if (conn_output_short(c))
 			history_next(c, p);
-		else
+		else {
+			p->p_parked = 1;
 			c->c_replay_wait = 1;	/* client_replay_more */
+		}
 		return;
 	}
 	if (c != NULL) {

@@ -39,7 +39,14 @@ static struct event		*ev_ping;	/* the idle clients' sweep */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
-/* A message from a client with WSD_MAX_INFLIGHT requests already out. */
+/*
+ * What a client sends waits while WSD_MAX_INFLIGHT of its requests are out,
+ * or while it resumes: requests after a resume are taken after it, as the
+ * helper once answered them, whatever the pieces of a long replay.
+ */
+#define conn_busy(c)	((c)->c_inflight >= WSD_MAX_INFLIGHT || (c)->c_resuming)
+
+/* A message from a busy client. */
 struct deferred {
 	TAILQ_ENTRY(deferred)	 d_entry;
 	int			 d_opcode;
@@ -102,7 +109,6 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_stop_reading(struct conn *);
 static void	conn_own_reads(struct conn *);
 static void	conn_input_pause(struct conn *);
-static void	conn_input_resume(struct conn *);
 static void	conn_ready(struct conn *);
 static void	conn_output_drained(struct conn *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -694,8 +700,7 @@ conn_ready_cb(evutil_socket_t fd, short what, void *arg)
 	while ((c = TAILQ_FIRST(&readyq)) != NULL) {
 		TAILQ_REMOVE(&readyq, c, c_rentry);
 		c->c_ready = 0;
-		while (!c->c_dead && c->c_state == CONN_WS &&
-		    c->c_inflight < WSD_MAX_INFLIGHT &&
+		while (!c->c_dead && c->c_state == CONN_WS && !conn_busy(c) &&
 		    evbuffer_get_length(bufferevent_get_output(c->c_bev)) <=
 		    WSD_PAUSE_OUTPUT &&
 		    (d = TAILQ_FIRST(&c->c_deferred)) != NULL) {
@@ -753,7 +758,7 @@ ws_on_message(void *arg, int opcode, const unsigned char *data, size_t len)
 {
 	struct conn	*c = arg;
 
-	if (c->c_inflight >= WSD_MAX_INFLIGHT || !TAILQ_EMPTY(&c->c_deferred))
+	if (conn_busy(c) || !TAILQ_EMPTY(&c->c_deferred))
 		return conn_defer(c, opcode, data, len);
 	conn_message(c, opcode, data, len);
 	/* The client may have been dropped for not reading. */
@@ -963,7 +968,7 @@ conn_input_pause(struct conn *c)
  * c's output or its requests out have gone down: what it sent and waits
  * goes on, and once nothing waits, it is read again.
  */
-static void
+void
 conn_input_resume(struct conn *c)
 {
 	if (!c->c_rpaused || c->c_dead || c->c_state != CONN_WS ||
@@ -971,7 +976,7 @@ conn_input_resume(struct conn *c)
 	    WSD_PAUSE_OUTPUT / 2)
 		return;
 	if (!TAILQ_EMPTY(&c->c_deferred)) {
-		if (c->c_inflight < WSD_MAX_INFLIGHT)
+		if (!conn_busy(c))
 			conn_ready(c);
 		return;
 	}
@@ -1609,10 +1614,12 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	conn_output_drained(c);
-	if (c->c_state == CONN_WS && !c->c_tls)
-		bufferevent_disable(bev, EV_WRITE);	/* conn_flush_cb again */
-	else if (c->c_state == CONN_CLOSING) {
+	if (c->c_state == CONN_WS) {
+		if (!c->c_tls)
+			bufferevent_disable(bev, EV_WRITE); /* conn_flush_cb again */
+		/* Last: it may queue more, or drop c (freed from the loop). */
+		conn_output_drained(c);
+	} else if (c->c_state == CONN_CLOSING) {
 		tls_close_notify(c);
 		conn_linger(c);
 		conn_free(c);

@@ -83,6 +83,7 @@ struct conn {
 	int			 c_ready;	/* on the queue to run c_deferred */
 	TAILQ_ENTRY(conn)	 c_rentry;
 	int			 c_replay_wait;	/* a history piece waits for output */
+	int			 c_resuming;	/* from the resume to its reply */
 };
 TAILQ_HEAD(connlist, conn);
 
@@ -175,6 +176,8 @@ void	http_free_listeners(void);
 void	http_shutdown(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
+/* conn_input_resume: c may be read again, or what it sent and waits go on. */
+void	conn_input_resume(struct conn *);
 /* conn_output_short: little enough is queued to c to send it more. */
 int	conn_output_short(struct conn *);
 /* conn_inflight_done: one of c's requests has been answered (or refused). */

@@ -14,7 +14,7 @@ from rawws import RawWs, frame
 t = Tap()
 N = 50000
 
-with Gpiows(extra="history %d\n" % (N + 1000)) as g:
+with Gpiows(extra="history %d\n" % (N + 100000)) as g:
     w = RawWs(g.port)
     first = w.hello["seq"]
     made = 0
@@ -33,27 +33,44 @@ with Gpiows(extra="history %d\n" % (N + 1000)) as g:
     live = []
 
     def toggler():
+        # Some 5,000 changes a second: more than wsd would hold back for
+        # a client (4096) during the replay, which brings them instead.
         o = RawWs(g.port)
         while not stop.is_set():
-            m = o.request({"op": "toggle", "pin": "relay"}, timeout=10)
-            live.append(m.get("seq"))
+            o.send(frame(1, json.dumps({"op": "toggle", "pin": "relay"})) * 100)
+            got = 0
+            while got < 100:
+                m = o.recv_json(timeout=10)
+                if m.get("type") == "reply":
+                    live.append(m.get("seq"))
+                    got += 1
             time.sleep(0.01)
         o.close()
 
     th = threading.Thread(target=toggler, daemon=True)
     th.start()
     r = RawWs(g.port, rcvbuf=65536)
-    r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
-    seqs, reply, after, err = [], None, [], None
+    # A get right behind the resume, in the same write.
+    r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})) +
+           frame(1, json.dumps({"op": "get", "pin": "led", "id": 2})))
+    seqs, reply, after, err, order = [], None, [], None, []
     try:
         while reply is None:
             m = r.recv_json(timeout=10)
             if m.get("type") == "pin" and m.get("replay"):
                 seqs.append(m["seq"])
                 if len(seqs) % 5000 == 0:
-                    time.sleep(0.1)     # a slow reader
-            elif m.get("type") == "reply" and m.get("id") == 1:
-                reply = m
+                    time.sleep(0.25)    # a slow reader
+            elif m.get("type") == "reply":
+                order.append((m.get("id"), len(seqs)))
+                if m.get("id") == 1:
+                    reply = m
+        while 2 not in [i for i, _ in order]:
+            m = r.recv_json(timeout=10)
+            if m.get("type") == "reply":
+                order.append((m.get("id"), len(seqs)))
+            elif m.get("type") == "pin":
+                after.append(m["seq"])
     except Exception as e:
         err = repr(e)
     time.sleep(0.2)
@@ -84,6 +101,9 @@ with Gpiows(extra="history %d\n" % (N + 1000)) as g:
     t.ok(all(s in seen for s in live if s is not None and s > first),
          "every toggle the other client made meanwhile reached the resumed client",
          "%d of %d" % (sum(1 for s in live if s in seen), len(live)))
+    t.ok([i for i, _ in order] == [1, 2],
+         "the get sent right behind the resume is answered after it, as requests "
+         "are taken in order", order)
     t.ok("not reading" not in g.logtext(), "wsd never found the client behind")
     r.close()
 
