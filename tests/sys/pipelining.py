@@ -48,6 +48,42 @@ def send_all_then_read(w, n, first=1):
     return ids, end, bool(sent)
 
 
+def count_in_child(sock, needle, want):
+    """Read sock in a child process (a thread would share the interpreter
+    with the sender and fall behind) until want frames with needle have
+    come: returns a function that waits for the child and gives the count.
+    wsd's frames are small and unmasked, so counting bytes is enough; the
+    child stops wherever its last read ended, so sock is not read again."""
+    rd, wr = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rd)
+        n = 0
+        tail = b""
+        try:
+            sock.settimeout(30)
+            while n < want:
+                d = sock.recv(1 << 20)
+                if not d:
+                    break
+                data = tail + d
+                cut = data.rfind(b"}")
+                n += data[:cut + 1].count(needle)
+                tail = data[cut + 1:]
+        except OSError:
+            pass
+        os.write(wr, b"%d" % n)
+        os._exit(0)
+    os.close(wr)
+
+    def result():
+        got = int(os.read(rd, 32) or b"0")
+        os.close(rd)
+        os.waitpid(pid, 0)
+        return got
+    return result
+
+
 with Gpiows() as g:
     w = RawWs(g.port, rcvbuf=65536)
     ids, end, sent = send_all_then_read(w, N)
@@ -66,27 +102,7 @@ with Gpiows() as g:
     w = RawWs(g.port)
     wsd = g.wait_children()["wsd"]
     total = 200000
-    rd, wr = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(rd)
-        ok = 0
-        tail = b""
-        try:
-            w.s.settimeout(30)
-            while ok < total:
-                d = w.s.recv(1 << 20)
-                if not d:
-                    break
-                data = tail + d
-                cut = data.rfind(b"}")
-                ok += data[:cut + 1].count(b'"type":"reply","ok":true')
-                tail = data[cut + 1:]
-        except OSError:
-            pass
-        os.write(wr, b"%d" % ok)
-        os._exit(0)
-    os.close(wr)
+    reader = count_in_child(w.s, b'"type":"reply","ok":true', total)
     toggles = frame(1, json.dumps({"op": "toggle", "pin": "led"})) * 20000
     try:
         for i in range(total // 20000):
@@ -94,8 +110,7 @@ with Gpiows() as g:
         err = None
     except OSError as e:
         err = repr(e)
-    got = int(os.read(rd, 32) or b"0")
-    os.waitpid(pid, 0)
+    got = reader()
     t.ok(got == total and err is None,
          "%d toggles pipelined as fast as they can be sent: every one answered ok" % total,
          "%d answered, send error %s" % (got, err))
@@ -116,37 +131,14 @@ with Gpiows() as g:
             break
     t.ok(m.get("ok"), "64 long missions started", m)
     lists = 2000
-    rd, wr = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(rd)
-        ok = 0
-        tail = b""
-        try:
-            w.s.settimeout(30)
-            while ok < lists:
-                d = w.s.recv(1 << 20)
-                if not d:
-                    break
-                data = tail + d
-                cut = data.rfind(b"}")
-                ok += data[:cut + 1].count(b'"type":"reply","ok":true,"missions":[')
-                tail = data[cut + 1:]
-        except OSError:
-            pass
-        os.write(wr, b"%d" % ok)
-        os._exit(0)
-    os.close(wr)
+    reader = count_in_child(w.s, b'"type":"reply","ok":true,"missions":[', lists)
     w.send(frame(1, json.dumps({"op": "mission.list"})) * lists)
-    got = int(os.read(rd, 32) or b"0")
-    os.waitpid(pid, 0)
+    got = reader()
     log = g.logtext()
     t.ok(got == lists and "not reading" not in log and "sending to wsd" not in log,
          "%d mission lists of 64 missions asked for at once: every one answered, the "
          "client not dropped, no answer lost by the worker" % lists,
          "%d answered" % got)
-    # The reader stopped wherever its last read ended, maybe inside a
-    # frame: this connection is not read again.
     w.close()
 
     other = RawWs(g.port)
