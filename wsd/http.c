@@ -795,6 +795,15 @@ ws_on_close(void *arg, int code, const char *reason, size_t len)
 static void
 conn_ping_one(struct conn *c, uint64_t now)
 {
+	/*
+	 * A client whose requests wait on the helper or the worker is waited
+	 * on, not idle (while 8 are out, wsd does not even read its pongs).
+	 */
+	if (c->c_inflight > 0 && conn_output_short(c)) {
+		c->c_active = now;
+		c->c_pinged = 0;
+		return;
+	}
 	if (now - c->c_active < ping_ms)
 		return;
 	if (c->c_pinged) {

@@ -3,6 +3,7 @@ nothing for the interval gets an empty ping; one that then sends nothing
 for another interval is closed with 1001; one that answers, or sends
 anything, stays.  With ping interval 0 nobody is pinged."""
 import asyncio
+import os
 import signal
 import socket
 import time
@@ -116,6 +117,26 @@ with Gpiows(extra="ping interval 1\n") as g:
     t.ok(not pinged, "a client that sends a request every 0.2 s for 3 intervals "
          "gets no ping")
     busy.close()
+
+    # A client whose requests wait on a stopped helper waits on us: it is
+    # not idle, though it sends nothing and answers no ping.
+    waiting = RawWs(g.port)
+    waiting.send(frame(1, '{"op":"toggle","pin":"led","id":1}') +
+                 b"".join(frame(1, '{"op":"get","pin":"led","id":%d}' % i)
+                          for i in range(2, 12)))
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        time.sleep(INTERVAL * 4)
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    try:
+        r = waiting.recv_reply(11, timeout=SLACK)
+        ok = r.get("ok") is True
+    except (OSError, Closed) as e:
+        ok, r = False, repr(e)
+    t.ok(ok, "a client with 11 requests held up for 4 intervals by a stopped helper "
+         "is not dropped, and gets its answers", r)
+    waiting.close()
 
     asyncio.run(library_client(g))
     t.eq(g.children().get("wsd"), wsd, "wsd is the same process throughout")
