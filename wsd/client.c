@@ -51,6 +51,7 @@ struct conn_hold {
 	struct held		*ch_items;
 	size_t			 ch_n, ch_cap;
 	uint64_t		 ch_replayed;	/* last seq the history gave */
+	int			 ch_skipped;	/* live pin events left to the replay */
 };
 static TAILQ_HEAD(, conn_hold) holds = TAILQ_HEAD_INITIALIZER(holds);
 static struct event		*ev_hold;
@@ -97,6 +98,9 @@ client_send_json(struct conn *c, json_t *msg)
 
 static void	client_broadcast_pin(const char *, size_t, uint64_t);
 static void	pending_free(struct pending *);
+static int	pin_event_print(char *, size_t, const char *,
+		    const struct ipc_pin_event *, int);
+static void	hold_flush(struct conn *, struct conn_hold *);
 
 /* A reply: the request's id when it had one, sent, released. */
 void
@@ -158,6 +162,64 @@ hold_unqueue(struct conn_hold *h)
 		hold_arm();
 }
 
+/* What h holds (messages without a seq, while resuming) goes now. */
+static void
+hold_flush(struct conn *c, struct conn_hold *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < h->ch_n; i++) {
+		conn_send_shared(c, h->ch_items[i].h_frame);
+		shared_frame_unref(h->ch_items[i].h_frame);
+	}
+	h->ch_n = 0;
+}
+
+static int
+pin_by_seq(const void *a, const void *b)
+{
+	uint64_t	 x = wenv->w_pins[*(const unsigned int *)a].wp_info.seq;
+	uint64_t	 y = wenv->w_pins[*(const unsigned int *)b].wp_info.seq;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A resume that did not get to the end (the history had moved on, the
+ * helper could not take the next piece) leaves out live changes skipped
+ * for it: the client gets each such pin's state now, in seq order.
+ */
+static void
+hold_catch_up(struct conn *c, uint64_t after)
+{
+	struct ipc_pin_event	 ev;
+	struct ipc_pin_info	*pi;
+	unsigned int		*idx, i, n = 0;
+	char			 s[256];
+	int			 len;
+
+	if ((idx = calloc(wenv->w_npins, sizeof(*idx))) == NULL)
+		return;
+	for (i = 0; i < wenv->w_npins; i++)
+		if (wenv->w_pins[i].wp_info.seq > after)
+			idx[n++] = i;
+	qsort(idx, n, sizeof(*idx), pin_by_seq);
+	for (i = 0; i < n; i++) {
+		pi = &wenv->w_pins[idx[i]].wp_info;
+		memset(&ev, 0, sizeof(ev));
+		ev.index = pi->index;
+		ev.value = pi->value;
+		ev.seq = pi->seq;
+		ev.ts = pi->ts;
+		ev.source = pi->source;
+		ev.mission = pi->mission;
+		if ((len = pin_event_print(s, sizeof(s), pi->name, &ev,
+		    0)) != -1)
+			conn_send_text(c, s, (size_t)len);
+	}
+	free(idx);
+}
+
 /*
  * Let a client's held events go (those after what a resume replayed), or
  * with deliver 0 just drop them (the client is leaving).
@@ -172,6 +234,8 @@ hold_release(struct conn *c, int deliver)
 		return;
 	c->c_hold = NULL;
 	hold_unqueue(h);
+	if (deliver && h->ch_skipped)
+		hold_catch_up(c, h->ch_replayed);
 	if (c->c_resuming) {
 		c->c_resuming = 0;
 		conn_input_resume(c);	/* what it sent after the resume */
@@ -230,8 +294,19 @@ client_broadcast_pin(const char *s, size_t len, uint64_t seq)
 		 * up, this change included: a long, paced replay then needs
 		 * no hold of what happens meanwhile, nor overflows one.
 		 */
-		if (h->ch_until == 0 && seq != 0)
+		if (h->ch_until == 0 && seq != 0) {
+			h->ch_skipped = 1;
 			continue;
+		}
+		if (h->ch_n == h->ch_cap && h->ch_until == 0 &&
+		    h->ch_cap >= HOLD_MAX) {
+			/*
+			 * Resuming, only messages without a seq are held
+			 * (users, mission): too many of them go now, ahead of
+			 * the reply, and the resume goes on.
+			 */
+			hold_flush(c, h);
+		}
 		if (h->ch_n == h->ch_cap) {
 			if (h->ch_cap >= HOLD_MAX || (nh = reallocarray(
 			    h->ch_items, h->ch_cap ? h->ch_cap * 2 : 16,
@@ -1411,11 +1486,19 @@ client_worker_missions(uint32_t id, const char *data, size_t len)
 void
 client_worker_lost(void)
 {
-	struct pending	*p, *tmp;
+	struct pending	*p;
 
-	TAILQ_FOREACH_SAFE(p, &pendings, p_entry, tmp) {
-		if (p->p_kind != REQ_MISSIONS && p->p_kind != REQ_MISSION_OP)
-			continue;
+	/*
+	 * From the head each time: a reply can drop its client, and
+	 * pin_forget then frees that client's parked replay, wherever it is.
+	 */
+	for (;;) {
+		TAILQ_FOREACH(p, &pendings, p_entry)
+			if (p->p_kind == REQ_MISSIONS ||
+			    p->p_kind == REQ_MISSION_OP)
+				break;
+		if (p == NULL)
+			return;
 		if (p->p_conn != NULL)
 			client_reply_error(p->p_conn, p->p_id, "unavailable",
 			    "the mission worker restarted; try again");

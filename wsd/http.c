@@ -739,8 +739,17 @@ conn_output_short(struct conn *c)
 static void
 conn_output_drained(struct conn *c)
 {
-	if (c->c_replay_wait && !c->c_dead && c->c_state == CONN_WS &&
-	    conn_output_short(c))
+	if (c->c_dead || c->c_state != CONN_WS)
+		return;
+	/*
+	 * A resuming client's pongs wait with what it sends after the
+	 * resume; that it takes its replay shows it is there.
+	 */
+	if (c->c_resuming && conn_output_short(c)) {
+		c->c_active = conn_now_ms();
+		c->c_pinged = 0;
+	}
+	if (c->c_replay_wait && conn_output_short(c))
 		client_replay_more(c);
 	conn_input_resume(c);
 }

@@ -5,6 +5,7 @@ for it in pieces as the client's output drains, so a client that resumes
 and in order, then the reply and the live changes, and is not dropped."""
 import json
 import os
+import signal
 import threading
 import time
 
@@ -105,6 +106,90 @@ with Gpiows(extra="history %d\n" % (N + 100000)) as g:
          "the get sent right behind the resume is answered after it, as requests "
          "are taken in order", order)
     t.ok("not reading" not in g.logtext(), "wsd never found the client behind")
+    r.close()
+
+
+
+def make_changes(g, n, pin="led"):
+    w = RawWs(g.port)
+    made = 0
+    while made < n:
+        k = min(500, n - made)
+        w.send(frame(1, json.dumps({"op": "toggle", "pin": pin})) * k)
+        got = 0
+        while got < k:
+            if w.recv_json(timeout=10).get("type") == "reply":
+                got += 1
+        made += k
+    w.close()
+
+
+def slow_resume(g, since, per, pause, stop_at=None):
+    """Resume through a 64 KiB buffer, pausing after every `per` replayed
+    events: (replayed seqs, the reply, the messages after it for 1 s)."""
+    r = RawWs(g.port, rcvbuf=65536)
+    r.send(frame(1, json.dumps({"op": "resume", "since": since, "id": 1})))
+    seqs, reply, after = [], None, []
+    try:
+        while reply is None:
+            m = r.recv_json(timeout=10)
+            if m.get("type") == "pin" and m.get("replay"):
+                seqs.append(m["seq"])
+                if len(seqs) % per == 0:
+                    time.sleep(pause)
+            elif m.get("type") == "reply" and m.get("id") == 1:
+                reply = m
+        while True:
+            after.append(r.recv_json(timeout=1.0))
+    except Exception as e:
+        if reply is None:
+            reply = repr(e)
+    r.close()
+    return seqs, reply, after
+
+
+# A slow replay of some 4 s, with pings every second that the client (raw,
+# reading nothing but its replay) does not answer: it takes its replay, so
+# it is there.
+with Gpiows(extra="history 20000\nping interval 1\n") as g:
+    first = RawWs(g.port).hello["seq"]
+    make_changes(g, 5000)
+    seqs, reply, after = slow_resume(g, first, 500, 0.4)
+    t.ok(isinstance(reply, dict) and reply.get("replayed") == 5000 and len(seqs) == 5000,
+         "a replay of 5,000 read over some 4 s, with ping interval 1: all of it and "
+         "the reply, the client not closed for its unanswered pings",
+         reply if not isinstance(reply, dict) else "%d replayed" % len(seqs))
+
+# A resume that ends with history_gone: a change made while it was under
+# way (queued to the stopped helper just before it) was left to a replay
+# that did not come, so the current state follows the error.
+with Gpiows(extra="history 16\n") as g:
+    first = RawWs(g.port).hello["seq"]
+    make_changes(g, 100)
+    o = RawWs(g.port)
+    r = RawWs(g.port)
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        o.send(frame(1, json.dumps({"op": "set", "pin": "relay", "value": 0, "id": 1})))
+        time.sleep(0.3)
+        r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
+        time.sleep(0.3)
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    msgs = []
+    try:
+        while True:
+            msgs.append(r.recv_json(timeout=1.5))
+    except Exception:
+        pass
+    replies = [m for m in msgs if m.get("type") == "reply"]
+    code = replies[0].get("error", {}).get("code") if replies else None
+    after = msgs[msgs.index(replies[0]) + 1:] if replies else []
+    relay = [m["value"] for m in after if m.get("type") == "pin" and m.get("pin") == "relay"]
+    t.ok(code == "history_gone" and relay == [0],
+         "a resume answered history_gone is followed by the pins that changed while it "
+         "was under way (relay, set from 1 to 0)", "%s, then %r" % (code, after[:3]))
+    o.close()
     r.close()
 
 t.done()
