@@ -15,19 +15,25 @@ from rawws import RawWs, frame
 t = Tap()
 N = 50000
 
-with Gpiows(extra="history %d\n" % (N + 100000)) as g:
+
+def make_changes(g, n, pin="led"):
+    """n toggles of pin, pipelined by 500, each answered."""
     w = RawWs(g.port)
-    first = w.hello["seq"]
     made = 0
-    while made < N:
-        k = min(2000, N - made)
-        w.send(frame(1, json.dumps({"op": "toggle", "pin": "led"})) * k)
+    while made < n:
+        k = min(500, n - made)
+        w.send(frame(1, json.dumps({"op": "toggle", "pin": pin})) * k)
         got = 0
         while got < k:
             if w.recv_json(timeout=10).get("type") == "reply":
                 got += 1
         made += k
     w.close()
+
+
+with Gpiows(extra="history %d\n" % (N + 100000)) as g:
+    first = RawWs(g.port).hello["seq"]
+    make_changes(g, N)
 
     # A second client keeps toggling relay while the first resumes.
     stop = threading.Event()
@@ -109,19 +115,6 @@ with Gpiows(extra="history %d\n" % (N + 100000)) as g:
     r.close()
 
 
-
-def make_changes(g, n, pin="led"):
-    w = RawWs(g.port)
-    made = 0
-    while made < n:
-        k = min(500, n - made)
-        w.send(frame(1, json.dumps({"op": "toggle", "pin": pin})) * k)
-        got = 0
-        while got < k:
-            if w.recv_json(timeout=10).get("type") == "reply":
-                got += 1
-        made += k
-    w.close()
 
 
 def slow_resume(g, since, per, pause, stop_at=None):
