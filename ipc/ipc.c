@@ -210,11 +210,20 @@ struct ipc_chan {
  * are known and closed.  A channel whose reads are paused
  * (ipc_chan_pause_reads) keeps the rest of its batch for when they resume.
  */
+/* What of the last batch was not handed on is dropped, its fds closed. */
+static void
+chan_drop_rest(struct ipc_chan *c)
+{
+	for (; c->c_next < c->c_nmsgs; c->c_next++)
+		if (c->c_rs[c->c_next] == 1 && c->c_msgs[c->c_next].fd != -1)
+			close(c->c_msgs[c->c_next].fd);
+}
+
 static void
 ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_chan	*c = arg;
-	int		 n, k, j, r, full, round;
+	int		 n, k, r, full, round;
 
 	for (round = 0; round < 64 / IPC_BATCH; round++) {
 		if (c->c_paused)
@@ -256,10 +265,7 @@ ipc_chan_read(evutil_socket_t fd, short what, void *arg)
 				if (r > 0)
 					return;	/* the callback freed the channel */
 				/* EOF (errno 0) or malformed: the rest is not handed on. */
-				for (j = k + 1; j < c->c_nmsgs; j++)
-					if (c->c_rs[j] == 1 && c->c_msgs[j].fd != -1)
-						close(c->c_msgs[j].fd);
-				c->c_next = c->c_nmsgs;
+				chan_drop_rest(c);
 				event_del(c->c_rev);
 				errno = c->c_errs[k];
 				c->c_cb(c, NULL, c->c_arg);
@@ -348,14 +354,10 @@ void
 ipc_chan_free(struct ipc_chan *c)
 {
 	struct ipc_out	*o;
-	int		 k;
 
 	if (c == NULL)
 		return;
-	/* Whatever of the last batch was not handed on. */
-	for (k = c->c_next; k < c->c_nmsgs; k++)
-		if (c->c_rs[k] == 1 && c->c_msgs[k].fd != -1)
-			close(c->c_msgs[k].fd);
+	chan_drop_rest(c);
 	while ((o = TAILQ_FIRST(&c->c_outq)) != NULL) {
 		TAILQ_REMOVE(&c->c_outq, o, o_entry);
 		if (o->o_fd != -1)
