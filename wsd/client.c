@@ -72,7 +72,6 @@ struct pending {
 	pin_done_fn		 p_done;	/* REQ_PIN: told the outcome */
 	uint64_t		 p_since;	/* REQ_RESUME: the next piece's */
 	uint32_t		 p_count;	/* REQ_RESUME: events so far */
-	int			 p_parked;	/* REQ_RESUME: nothing asked now */
 };
 TAILQ_HEAD(pendinglist, pending);
 
@@ -703,17 +702,17 @@ client_leave(struct conn *c)
 void
 pin_forget(struct conn *c)
 {
-	struct pending	*p, *tmp;
+	struct pending	*p;
 
-	TAILQ_FOREACH_SAFE(p, &pendings, p_entry, tmp)
-		if (p->p_conn == c) {
+	TAILQ_FOREACH(p, &pendings, p_entry)
+		if (p->p_conn == c)
 			p->p_conn = NULL;
-			/* A replay waiting for c's output: no answer will come. */
-			if (p->p_parked)
-				pending_free(p);
-		}
+	/* A replay waiting for c's output: no answer will come to free it. */
+	if ((p = c->c_parked) != NULL) {
+		c->c_parked = NULL;
+		pending_free(p);
+	}
 	c->c_inflight = 0;
-	c->c_replay_wait = 0;
 }
 
 static struct pending *
@@ -1149,7 +1148,6 @@ client_history_event(uint32_t id, const struct ipc_pin_event *ev)
 static void
 history_next(struct conn *c, struct pending *p)
 {
-	p->p_parked = 0;
 	if (history_ask(p) == 0)
 		return;
 	client_reply_error(c, p->p_id, "unavailable",
@@ -1162,14 +1160,10 @@ history_next(struct conn *c, struct pending *p)
 void
 client_replay_more(struct conn *c)
 {
-	struct pending	*p;
+	struct pending	*p = c->c_parked;
 
-	c->c_replay_wait = 0;
-	TAILQ_FOREACH(p, &pendings, p_entry)
-		if (p->p_kind == REQ_RESUME && p->p_conn == c) {
-			history_next(c, p);
-			return;
-		}
+	c->c_parked = NULL;
+	history_next(c, p);
 }
 
 void
@@ -1189,8 +1183,7 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 		if (conn_output_short(c))
 			history_next(c, p);
 		else {
-			p->p_parked = 1;
-			c->c_replay_wait = 1;	/* client_replay_more */
+			c->c_parked = p;	/* client_replay_more */
 		}
 		return;
 	}

@@ -749,7 +749,7 @@ conn_output_drained(struct conn *c)
 		c->c_active = conn_now_ms();
 		c->c_pinged = 0;
 	}
-	if (c->c_replay_wait && conn_output_short(c))
+	if (c->c_parked != NULL && conn_output_short(c))
 		client_replay_more(c);
 	conn_input_resume(c);
 }
@@ -990,8 +990,7 @@ void
 conn_input_resume(struct conn *c)
 {
 	if (!c->c_rpaused || c->c_dead || c->c_state != CONN_WS ||
-	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) >
-	    WSD_PAUSE_OUTPUT / 2)
+	    !conn_output_short(c))
 		return;
 	if (!TAILQ_EMPTY(&c->c_deferred)) {
 		if (!conn_busy(c))

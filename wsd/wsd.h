@@ -36,6 +36,7 @@ struct bufferevent;
 struct event;
 struct event_base;
 struct api_route;
+struct pending;
 
 enum conn_state {
 	CONN_HTTP,
@@ -82,7 +83,7 @@ struct conn {
 	TAILQ_HEAD(, deferred)	 c_deferred;
 	int			 c_ready;	/* on the queue to run c_deferred */
 	TAILQ_ENTRY(conn)	 c_rentry;
-	int			 c_replay_wait;	/* a history piece waits for output */
+	struct pending		*c_parked;	/* a resume waiting for output */
 	int			 c_resuming;	/* from the resume to its reply */
 };
 TAILQ_HEAD(connlist, conn);
