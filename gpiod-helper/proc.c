@@ -698,6 +698,10 @@ req_history(struct child *c, const struct ipc_msg *msg)
 	struct ipc_history	 h;
 
 	memcpy(&h, msg->data, sizeof(h));	/* any seq is a valid question */
+	if (h.flags != 0) {
+		proc_compromised(c, "field out of range", msg->hdr.type);
+		return -1;
+	}
 	if (!env->h_stopping)
 		proc_history(c, msg->hdr.id, &h);
 	return 0;

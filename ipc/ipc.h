@@ -174,7 +174,7 @@ struct ipc_pin_req {
 struct ipc_history {
 	uint64_t	since;		/* events with a seq above this */
 	uint32_t	max;		/* at most so many of them; 0: all */
-	uint32_t	flags;		/* reserved, 0 */
+	uint32_t	flags;		/* reserved, must be 0 (checked) */
 };
 
 #define IPC_HISTORY_OK		0

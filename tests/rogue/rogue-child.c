@@ -430,6 +430,17 @@ m_watch(void)
 	wmsg(IPC_PIN_WATCH, 1, &w, sizeof(w));
 }
 
+/* A history request with a reserved bit set. */
+static void
+m_histflags(void)
+{
+	struct ipc_history	 h;
+
+	memset(&h, 0, sizeof(h));
+	h.flags = 1;
+	wmsg(IPC_HISTORY, 1, &h, sizeof(h));
+}
+
 static void
 m_fd(void)
 {
@@ -531,6 +542,7 @@ static const struct {
 	{ "getvalue",	m_getvalue },
 	{ "watch",	m_watch },
 	{ "future",	m_future },
+	{ "histflags",	m_histflags },
 	{ "fd",		m_fd },
 	{ "twofd",	m_twofd },
 	{ "empty",	m_empty },

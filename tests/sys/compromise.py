@@ -33,6 +33,7 @@ MALFORMED = [
     ("getvalue", "IPC_PIN_GET with a value"),
     ("watch", "IPC_PIN_WATCH, which only the worker sends"),
     ("future", "IPC_PIN_SET naming a pin table not sent yet"),
+    ("histflags", "IPC_HISTORY with a reserved flag set"),
     ("fd", "IPC_PIN_GET carrying an fd"),
     ("twofd", "IPC_PIN_GET carrying two fds"),
     ("empty", "an empty datagram carrying an fd"),
