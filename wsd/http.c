@@ -36,6 +36,7 @@
 static struct evconnlistener	**listeners;
 static unsigned int		 nlisteners;
 static struct event		*ev_ping;	/* the idle clients' sweep */
+static struct event		*ev_accept;	/* accepting again (listen_error) */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
@@ -198,10 +199,36 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 }
 
 static void
+listen_resume(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned int	 i;
+
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_enable(listeners[i]);
+}
+
+/*
+ * accept() failed for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS: libevent retries the others itself).  The connection stays in
+ * the listen queue, so the listener would fire again at once, for ever:
+ * instead no listener accepts for WSD_ACCEPT_PAUSE_MS, as relayd and httpd
+ * do, and the failure is logged once per pause.
+ */
+static void
 listen_error(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: pause instead of spinning. */
-	log_warn("accept");
+	struct timeval	 tv = { WSD_ACCEPT_PAUSE_MS / 1000,
+			    WSD_ACCEPT_PAUSE_MS % 1000 * 1000 };
+	unsigned int	 i;
+
+	log_warnx("accept: %s; not accepting for %d ms", strerror(errno),
+	    WSD_ACCEPT_PAUSE_MS);
+	if (ev_accept == NULL && (ev_accept = evtimer_new(wenv->w_base,
+	    listen_resume, NULL)) == NULL)
+		fatalx("evtimer_new");
+	for (i = 0; i < nlisteners; i++)
+		evconnlistener_disable(listeners[i]);
+	evtimer_add(ev_accept, &tv);
 }
 
 int
@@ -238,6 +265,9 @@ http_free_listeners(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
+	if (ev_accept != NULL)
+		event_free(ev_accept);
+	ev_accept = NULL;
 	if (ev_ping != NULL)
 		event_free(ev_ping);
 	ev_ping = NULL;
@@ -1363,7 +1393,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
 	char		 accept[29];
 	char		 path[64];
-	int		 route, busy;
+	int		 route;
 
 	if (strcmp(r->method, "GET") != 0 || r->minor < 1) {
 		http_error(c, 400, "Bad Request", NULL);
@@ -1396,12 +1426,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 		http_error(c, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
-	/*
-	 * What an earlier response still has to send (a file goes by
-	 * sendfile, with no bytes in memory for conn_flush_cb to take) is left
-	 * to the bufferevent, which hands over once its output is empty.
-	 */
-	busy = evbuffer_get_length(out) > 0;
+	/* An earlier answer has gone: requests are taken one at a time. */
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
@@ -1410,7 +1435,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 	c->c_active = conn_now_ms();
-	if (!c->c_tls && !busy)
+	if (!c->c_tls)
 		bufferevent_disable(c->c_bev, EV_WRITE);
 	if (!route)
 		client_join(c);
@@ -1602,6 +1627,17 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	if (c->c_dead)
 		return;
 	while (c->c_state == CONN_HTTP && !c->c_waiting) {
+		/*
+		 * One answer at a time: a pipelined request waits, unread,
+		 * until the answer before it has gone (conn_write_cb).  So a
+		 * client that never reads holds one answer's memory and at
+		 * most one file open, however many requests it sends.
+		 */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+				bufferevent_disable(bev, EV_READ);
+			break;
+		}
 		if (!http_request(c))
 			break;
 	}
@@ -1644,7 +1680,12 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
-		conn_head_deadline(c);
+		if (conn_head_deadline(c) == -1)
+			return;
+		bufferevent_enable(bev, EV_READ);
+		/* Last: a pipelined request may drop c. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			conn_read_cb(bev, c);
 	}
 }
 
@@ -1661,6 +1702,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_linger(c);	/* it answered plain HTTP */
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("connection timed out (%s)",
-		    c->c_state == CONN_HTTP ? "request head" : "closing");
+		    c->c_state != CONN_HTTP ? "closing" :
+		    c->c_waiting ? "waiting for the helper" :
+		    c->c_deadline == 0 ? "answer not taken" : "request head");
 	conn_free(c);
 }

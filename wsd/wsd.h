@@ -29,6 +29,7 @@
 #define WSD_CLOSE_TIMEOUT	5		/* s to flush before closing */
 #define WSD_LINGER_MS		2000		/* reading what a closed client still sends */
 #define WSD_LINGER_MAX		256		/* sockets lingering at once */
+#define WSD_ACCEPT_PAUSE_MS	1000		/* not accepting after EMFILE */
 #define WSD_TIMER_SLACK_NS	4000000		/* how late a timer may run */
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
