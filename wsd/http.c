@@ -1395,7 +1395,8 @@ http_upgrade(struct conn *c, struct http_req *r)
 	char		 path[64];
 	int		 route;
 
-	if (strcmp(r->method, "GET") != 0 || r->minor < 1) {
+	/* A body would be read as frames: refused, as for any GET. */
+	if (strcmp(r->method, "GET") != 0 || r->minor < 1 || r->has_body) {
 		http_error(c, 400, "Bad Request", NULL);
 		return;
 	}

@@ -1,4 +1,5 @@
 """wsd's HTTP side: the dashboard files, status codes, no escape from www."""
+import json
 import socket
 import time
 
@@ -66,6 +67,18 @@ with Gpiows() as g:
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
     t.eq((st, h.get("sec-websocket-accept")), (101, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
          "the upgrade: 101 with RFC 6455's accept value")
+    # A body on the upgrade would be read as the first frames (a set here).
+    up = ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+    led = json.dumps({"op": "set", "pin": "led", "value": 1}).encode()
+    frame = bytes([0x81, 0x80 | len(led), 0, 0, 0, 0]) + led
+    st, _, _ = http(p, (up + "Content-Length: %d\r\n\r\n" % len(frame)).encode() + frame)
+    t.eq(st, 400, "an upgrade with a Content-Length body: 400")
+    st, _, _ = http(p, (up + "Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(frame)).encode() +
+                    frame + b"\r\n0\r\n\r\n")
+    t.eq(st, 400, "an upgrade with a chunked body: 400")
+    st, _, body = get(p, "/api/pins/led")
+    t.eq(json.loads(body).get("value"), 0, "and neither body was run as a frame: led still 0")
     st, _, _ = get(p, "/", "X-Big: %s\r\n" % ("a" * 9000))
     t.eq(st, 431, "a head over 8 KiB: 431")
 
