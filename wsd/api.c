@@ -355,10 +355,16 @@ api_request(struct conn *c, const struct api_req *r)
 		    "path: bad percent-encoding");
 		return;
 	}
+	/* The path first, then the method and the Origin, then the name. */
 	if (n < 2 || n > 3 || strcmp(seg[0], "api") != 0 ||
-	    strcmp(seg[1], "pins") != 0) {
+	    strcmp(seg[1], "pins") != 0 || (n == 3 && strcmp(seg[2], "..") == 0)) {
 		api_error(c, 404, NULL, "not_found", "no such resource: the "
 		    "API has /api/pins and /api/pins/NAME");
+		return;
+	}
+	if (n == 3 && seg[2][0] == '\0') {
+		api_error(c, 404, NULL, "not_found",
+		    "path: a pin name must follow /api/pins/");
 		return;
 	}
 	if (n == 2) {
@@ -382,11 +388,6 @@ api_request(struct conn *c, const struct api_req *r)
 		log_info("API PUT from origin %s refused", name);
 		api_error(c, 403, NULL, "forbidden_origin", "Origin: a page "
 		    "from \"%s\" may not change pins", name);
-		return;
-	}
-	if (seg[2][0] == '\0') {
-		api_error(c, 404, NULL, "not_found",
-		    "path: a pin name must follow /api/pins/");
 		return;
 	}
 	if ((wp = api_pin(seg[2])) == NULL) {

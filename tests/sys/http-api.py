@@ -223,8 +223,8 @@ async def main(g):
     for path, want, code in [
             ("/api/pins/", 404, "not_found"),
             ("/api/pins/../pins/led", 404, "not_found"),
-            ("/api/pins/..", 404, "unknown_pin"),
-            ("/api/pins/%2e%2e", 404, "unknown_pin"),
+            ("/api/pins/..", 404, "not_found"),
+            ("/api/pins/%2e%2e", 404, "not_found"),
             ("/api/pins/led/", 404, "not_found"),
             ("/api/pins/led/x", 404, "not_found"),
             ("/api/pins/led%2Fx", 404, "unknown_pin"),
@@ -250,6 +250,18 @@ async def main(g):
              len(js["error"]["message"]) < 200,
              "GET %s: %d %s" % (path if len(path) < 40 else path[:36] + "...", want, code),
              (st, js))
+    # The path is checked before the method and the Origin.
+    for method, extra in [("DELETE", ""), ("PUT", "Origin: http://evil.example\r\n"
+                                             "Content-Type: application/json\r\n")]:
+        body = '{"value":1}' if method == "PUT" else ""
+        resp = await run(None, raw, p, ("%s /api/pins/ HTTP/1.1\r\nHost: x\r\n%s"
+                                        "Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                                        % (method, extra, len(body), body)).encode())
+        js = body_of(resp) if status_of(resp) == 404 else None
+        t.ok(js is not None and js["error"]["code"] == "not_found",
+             "%s /api/pins/%s: 404 not_found, the path before the %s" %
+             (method, " from a refused origin" if extra else "",
+              "Origin" if extra else "method"), resp[:200])
     st, hd, body, js = await req("GET", "/api/pins/%6c%65d")
     t.eq((st, js and js["name"]), (200, "led"), "percent-encoded unreserved letters: the pin")
     st, hd, body, js = await req("GET", "/api/pins/led?x=1")
