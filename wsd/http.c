@@ -91,6 +91,9 @@ struct http_req {
 	const char	*ws_key;
 	const char	*ws_version;
 	const char	*if_modified_since;
+	int		 nif_modified_since;
+	const char	*if_none_match;
+	int		 if_none_match_any;	/* one of them is "*" */
 	const char	*host;
 	const char	*origin;
 	const char	*content_length;
@@ -303,11 +306,12 @@ http_response(struct conn *c, int status, const char *reason,
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Server: gpiows\r\n"
+	    "Date: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "%s%s%s"
 	    "%s"
 	    "Connection: %s\r\n\r\n",
-	    status, reason, len,
+	    status, reason, http_date(), len,
 	    type != NULL ? "Content-Type: " : "", type != NULL ? type : "",
 	    type != NULL ? "\r\n" : "",
 	    extra != NULL ? extra : "",
@@ -1130,8 +1134,13 @@ http_parse(char *head, struct http_req *r)
 			r->ws_key = value;
 		else if (strcasecmp(name, "Sec-WebSocket-Version") == 0)
 			r->ws_version = value;
-		else if (strcasecmp(name, "If-Modified-Since") == 0)
+		else if (strcasecmp(name, "If-Modified-Since") == 0) {
 			r->if_modified_since = value;
+			r->nif_modified_since++;
+		} else if (strcasecmp(name, "If-None-Match") == 0) {
+			r->if_none_match = value;
+			r->if_none_match_any |= strcmp(value, "*") == 0;
+		}
 		else if (strcasecmp(name, "Host") == 0)
 			r->host = value;
 		else if (strcasecmp(name, "Origin") == 0)
@@ -1260,18 +1269,95 @@ www_open(const char *path)
 	return fd;
 }
 
-/* If-Modified-Since: the file is not newer than the date the client has. */
+/* n decimal digits at s, or -1. */
 static int
-http_not_modified(const char *since, time_t mtime)
+http_digits(const char *s, int n)
 {
-	struct tm	 tm;
-	const char	*end;
+	int	 v = 0;
 
+	while (n-- > 0) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s++ - '0');
+	}
+	return v;
+}
+
+/*
+ * An IMF-fixdate of RFC 9110, "Sun, 06 Nov 1994 08:49:37 GMT", exactly:
+ * strptime() would take one-digit days, runs of spaces and 31 February.
+ * The day of the week must be the date's.
+ */
+static int
+http_date_parse(const char *s, time_t *t)
+{
+	static const char	 days[] = "SunMonTueWedThuFriSat";
+	static const char	 months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm		 tm, back;
+	int			 i, wday = -1, mon = -1;
+
+	if (strlen(s) != 29 || s[3] != ',' ||
+	    s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+	    s[19] != ':' || s[22] != ':' || strcmp(s + 25, " GMT") != 0)
+		return -1;
+	for (i = 0; i < 7; i++)
+		if (strncmp(s, days + 3 * i, 3) == 0)
+			wday = i;
+	for (i = 0; i < 12; i++)
+		if (strncmp(s + 8, months + 3 * i, 3) == 0)
+			mon = i;
 	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(since, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
-	    *end != '\0')
+	tm.tm_mday = http_digits(s + 5, 2);
+	tm.tm_mon = mon;
+	tm.tm_year = http_digits(s + 12, 4) - 1900;
+	tm.tm_hour = http_digits(s + 17, 2);
+	tm.tm_min = http_digits(s + 20, 2);
+	tm.tm_sec = http_digits(s + 23, 2);
+	if (wday == -1 || mon == -1 || tm.tm_mday < 1 || tm.tm_year < -1900 ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
+		return -1;
+	back = tm;
+	if ((*t = timegm(&back)) == (time_t)-1 || back.tm_mday != tm.tm_mday ||
+	    back.tm_mon != mon || back.tm_wday != wday)
+		return -1;
+	return 0;
+}
+
+/*
+ * Whether a GET or HEAD of a file modified at mtime is answered 304 (RFC
+ * 9110 13.2.2): If-None-Match decides when there is one, and wsd sends no
+ * ETag, so only "*" (the file exists) matches; otherwise If-Modified-Since,
+ * given once, as an IMF-fixdate no earlier than mtime.
+ */
+static int
+http_not_modified(const struct http_req *r, time_t mtime)
+{
+	time_t	 since;
+
+	if (r->if_none_match != NULL)
+		return r->if_none_match_any;
+	if (r->if_modified_since == NULL || r->nif_modified_since != 1 ||
+	    http_date_parse(r->if_modified_since, &since) == -1)
 		return 0;
-	return mtime <= timegm(&tm);
+	return mtime <= since;
+}
+
+/* The Date of an answer, made once a second. */
+const char *
+http_date(void)
+{
+	static char	 buf[32];
+	static time_t	 made = -1;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	if (now != made) {
+		gmtime_r(&now, &tm);
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		made = now;
+	}
+	return buf;
 }
 
 static void
@@ -1298,24 +1384,25 @@ http_file(struct conn *c, struct http_req *r)
 	}
 	gmtime_r(&st.st_mtime, &tm);
 	strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (r->if_modified_since != NULL &&
-	    http_not_modified(r->if_modified_since, st.st_mtime)) {
+	if (http_not_modified(r, st.st_mtime)) {
 		close(fd);
 		evbuffer_add_printf(out, "HTTP/1.1 304 Not Modified\r\n"
-		    "Server: gpiows\r\nLast-Modified: %s\r\n"
-		    "Connection: %s\r\n\r\n", lastmod,
+		    "Server: gpiows\r\nDate: %s\r\nLast-Modified: %s\r\n"
+		    "Cache-Control: no-cache\r\n"
+		    "Connection: %s\r\n\r\n", http_date(), lastmod,
 		    c->c_keepalive ? "keep-alive" : "close");
 		return;
 	}
 	evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
 	    "Server: gpiows\r\n"
+	    "Date: %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %lld\r\n"
 	    "Last-Modified: %s\r\n"
 	    "Cache-Control: no-cache\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Connection: %s\r\n\r\n",
-	    mime_type(path), (long long)st.st_size, lastmod,
+	    http_date(), mime_type(path), (long long)st.st_size, lastmod,
 	    c->c_keepalive ? "keep-alive" : "close");
 	if (head || st.st_size == 0)
 		close(fd);
@@ -1556,7 +1643,10 @@ http_request(struct conn *c)
 	c->c_head = 0;
 	pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (pos.pos == -1) {
-		if (evbuffer_get_length(in) > WSD_MAX_HEAD)
+		/* Lines ended by a bare LF: refused now, not at the deadline. */
+		if (evbuffer_search(in, "\n\n", 2, NULL).pos != -1)
+			http_error(c, 400, "Bad Request", NULL);
+		else if (evbuffer_get_length(in) > WSD_MAX_HEAD)
 			http_error(c, 431, "Request Header Fields Too Large",
 			    NULL);
 		else

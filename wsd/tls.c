@@ -190,9 +190,10 @@ tls_plain_answer(struct conn *c)
 	int			 n;
 
 	n = snprintf(buf, sizeof(buf), "HTTP/1.1 400 Bad Request\r\n"
+	    "Server: gpiows\r\nDate: %s\r\n"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	    sizeof(body) - 1, body);
+	    http_date(), sizeof(body) - 1, body);
 	(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 

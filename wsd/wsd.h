@@ -193,6 +193,8 @@ void	conn_send_shared(struct conn *, struct shared_frame *);
 void	shared_frame_unref(struct shared_frame *);
 void	shared_frame_ref(struct shared_frame *);
 void	conn_close(struct conn *, int code, const char *reason);
+/* http_date: now, as the Date header has it. */
+const char	*http_date(void);
 /* http_response: a whole response; Connection from c->c_keepalive. */
 void	http_response(struct conn *, int status, const char *reason,
 	    const char *extra, const char *type, const char *body, int head_only);

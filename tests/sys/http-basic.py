@@ -1,4 +1,5 @@
 """wsd's HTTP side: the dashboard files, status codes, no escape from www."""
+import calendar
 import json
 import socket
 import time
@@ -45,8 +46,37 @@ with Gpiows() as g:
     t.ok("last-modified" in h, "Last-Modified is sent")
     st, h2, body = http(p, b"HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
     t.eq((st, body, h2.get("content-length")), (200, b"", str(len(index))), "HEAD: headers, no body")
-    st, _, _ = get(p, "/", "If-Modified-Since: %s\r\n" % h["last-modified"])
+    st, h304, _ = get(p, "/", "If-Modified-Since: %s\r\n" % h["last-modified"])
     t.eq(st, 304, "If-Modified-Since the same date: 304")
+    t.eq((h304.get("cache-control"), h304.get("last-modified")), ("no-cache", h["last-modified"]),
+         "the 304 has the Cache-Control and Last-Modified the 200 has")
+    # Every answer is dated (RFC 9110 6.6.1): now, as an IMF-fixdate.
+    dated = []
+    for hd in (h, h304, get(p, "/nosuch.html")[1], get(p, "/api/pins")[1]):
+        try:
+            when = calendar.timegm(time.strptime(hd.get("date", ""), "%a, %d %b %Y %H:%M:%S GMT"))
+            dated.append(abs(when - time.time()) < 5)
+        except ValueError:
+            dated.append(False)
+    t.eq(dated, [True] * 4, "200, 304, 404 and API answers carry a Date of now")
+    # If-Modified-Since: an exact IMF-fixdate of 2099, or nothing.
+    future = "Thu, 01 Jan 2099 00:00:00 GMT"
+    for when, want, what in [
+            (future, 304, "an IMF-fixdate after the file's date"),
+            ("Thu, 1 Jan 2099 00:00:00 GMT", 200, "a one-digit day"),
+            ("Thu,  01 Jan 2099 00:00:00 GMT", 200, "two spaces"),
+            ("Fri, 01 Jan 2099 00:00:00 GMT", 200, "the wrong day of the week"),
+            ("Tue, 31 Feb 2099 00:00:00 GMT", 200, "31 February"),
+            ("Thu, 01 Jan 2099 24:00:00 GMT", 200, "hour 24"),
+            ("Thu, 01 Jan 2099 00:00:00 UTC", 200, "UTC for GMT"),
+            ("Thursday, 01-Jan-99 00:00:00 GMT", 200, "the RFC 850 form")]:
+        t.eq(get(p, "/", "If-Modified-Since: %s\r\n" % when)[0], want,
+             "If-Modified-Since with %s: %d" % (what, want))
+    t.eq(get(p, "/", "If-Modified-Since: %s\r\nIf-Modified-Since: %s\r\n" % (future, future))[0],
+         200, "If-Modified-Since twice: ignored, 200")
+    t.eq(get(p, "/", "If-None-Match: \"x\"\r\nIf-Modified-Since: %s\r\n" % future)[0], 200,
+         "If-None-Match with a tag (wsd sends none) outweighs If-Modified-Since: 200")
+    t.eq(get(p, "/", "If-None-Match: *\r\n")[0], 304, "If-None-Match: * of a file that exists: 304")
     t.eq(get(p, "/nosuch.html")[0], 404, "a missing file: 404")
     t.eq(get(p, "/../../../../etc/passwd")[0], 400, "../ in the path: refused")
     t.eq(get(p, "/%2e%2e/%2e%2e/etc/passwd")[0], 400, "percent-encoded ../: refused")
@@ -117,6 +147,9 @@ with Gpiows() as g:
          rest[len(js):].startswith(b"HTTP/1.1 101") and b'"hello"' in rest[len(js):],
          "a file then an upgrade on one connection: the file's bytes exactly, then 101 "
          "and the hello", (head[:40], len(rest), rest[len(js):len(js) + 40]))
+
+    t.eq(http(p, b"GET / HTTP/1.1\nHost: x\n\n", timeout=3)[0], 400,
+         "a head whose lines end in a bare LF: 400 at once, not the deadline")
 
     # Slowloris: a head that never completes is dropped.
     s = socket.create_connection(("127.0.0.1", p), timeout=20)
