@@ -58,6 +58,9 @@ struct deferred {
 static TAILQ_HEAD(, conn)	 readyq = TAILQ_HEAD_INITIALIZER(readyq);
 static struct event		*ev_ready;
 
+/* Every connection, from its accept to conn_free(). */
+static struct connlist		 conns = TAILQ_HEAD_INITIALIZER(conns);
+
 /* Upgraded connections with output to write at the end of the turn. */
 static TAILQ_HEAD(, conn)	 flushq = TAILQ_HEAD_INITIALIZER(flushq);
 /* One turn's writes (conn_flush_cb). */
@@ -193,6 +196,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_state = CONN_HTTP;
 	c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
 	TAILQ_INIT(&c->c_deferred);
+	TAILQ_INSERT_TAIL(&conns, c, c_aentry);
 	wenv->w_nconns++;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
@@ -275,6 +279,30 @@ http_free_listeners(void)
 		event_free(ev_ping);
 	ev_ping = NULL;
 	ping_ms = 0;
+}
+
+/*
+ * gpiows is stopping: an HTTP connection that is not being answered (idle
+ * between requests, or sending its head) goes now; one being answered may
+ * finish until wsd exits.
+ */
+void
+http_stop_idle(void)
+{
+	struct conn	*c, *tmp;
+
+	TAILQ_FOREACH_SAFE(c, &conns, c_aentry, tmp)
+		if (c->c_state == CONN_HTTP && !c->c_waiting &&
+		    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+			conn_drop(c);
+}
+
+/* After the loop: the connections still open when wsd exits. */
+void
+http_free_conns(void)
+{
+	while (!TAILQ_EMPTY(&conns))
+		conn_free(TAILQ_FIRST(&conns));
 }
 
 /* At exit: the listeners, and what the loop's writes were kept in. */
@@ -591,6 +619,7 @@ conn_free(struct conn *c)
 		event_free(c->c_rev);
 	tls_conn_free(c);
 	bufferevent_free(c->c_bev);
+	TAILQ_REMOVE(&conns, c, c_aentry);
 	free(c);
 	if (--wenv->w_nconns == 0 && wenv->w_stopping)
 		event_base_loopbreak(wenv->w_base);

@@ -325,6 +325,7 @@ wsd_shutdown(void)
 	TAILQ_FOREACH_SAFE(c, &wenv->w_clients, c_entry, tmp)
 		conn_close(c, WS_CLOSE_GOING_AWAY, "gpiows is stopping");
 	api_route_close_all(WS_CLOSE_GOING_AWAY, "gpiows is stopping");
+	http_stop_idle();
 	wenv->w_stopping = 1;
 	if (wenv->w_nconns == 0)
 		event_base_loopbreak(wenv->w_base);
@@ -401,6 +402,7 @@ main(int argc, char *argv[])
 	event_base_dispatch(w.w_base);
 
 	log_debug("exiting");
+	http_free_conns();
 	client_shutdown();
 	http_shutdown();
 	fanout_shutdown();

@@ -47,6 +47,7 @@ enum conn_state {
 
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;	/* clients, while CONN_WS */
+	TAILQ_ENTRY(conn)	 c_aentry;	/* every connection, till freed */
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	int			 c_keepalive;
@@ -176,6 +177,10 @@ int	http_listen(int fd, int tls);
 void	http_free_listeners(void);
 /* http_shutdown: at exit, after the loop: the listeners and the rest. */
 void	http_shutdown(void);
+/* http_stop_idle: at shutdown, drop the HTTP connections not being answered. */
+void	http_stop_idle(void);
+/* http_free_conns: after the loop, free the connections still open. */
+void	http_free_conns(void);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
 /* conn_input_resume: c may be read again, or what it sent and waits go on. */
