@@ -1268,13 +1268,16 @@ client_worker_mission_event(const char *data, size_t len)
 			break;
 	if (i < json_array_size(wenv->w_missions))
 		json_array_set(wenv->w_missions, i, m);
-	else {
+	else
 		json_array_append(wenv->w_missions, m);
-		/* Only a new one can grow the list: the oldest ended go. */
+	/*
+	 * Only an ended one, new or one that has just ended, can make too
+	 * many ended: the oldest ended go.
+	 */
+	if (json_object_get(m, "ended") != NULL)
 		json_array_foreach(wenv->w_missions, i, o)
 			if (json_object_get(o, "ended") != NULL)
 				ended++;
-	}
 	for (i = 0; ended > MISSIONS_KEPT && i < json_array_size(
 	    wenv->w_missions); ) {
 		o = json_array_get(wenv->w_missions, i);

@@ -1,6 +1,7 @@
 """Mission limits: at most 64 queued or running at once; a mission's JSON
 must fit one IPC message (64 KiB); the list always fits one message."""
 import asyncio
+import json
 
 from gpiows_test import Client, Gpiows, Tap, mission_ev
 
@@ -51,6 +52,30 @@ with Gpiows(extra="max message 200000\n") as g:
         r = await a.request({"op": "mission.list"})
         ended = [x for x in r["missions"] if x["state"] in ("done", "cancelled")]
         t.eq(len(ended), 50, "then the 50 latest ended missions are kept, no more")
+
+        # wsd's copy for the hello keeps at most 200 ended missions, those
+        # that end while listed (running, then cancelled) included.
+        for k in range(25):
+            for j in range(8):
+                a.next_id += 1
+                await a.ws.send(json.dumps({"op": "mission.start", "id": a.next_id,
+                                            "mission": {"name": "e", "steps": [
+                                                {"sleep": {"ms": 1}}]}}))
+            for j in range(8):
+                await a.wait_for(lambda m: m.get("type") == "reply", 5)
+        ids = []
+        for i in range(63):     # with the one still running from above, 64
+            r = await a.request({"op": "mission.start", "mission": LONG})
+            assert r["ok"], r
+            ids.append(r["mission"])
+        for i in ids:
+            await a.request({"op": "mission.cancel", "mission": i})
+        await a.wait_for(mission_ev(ids[-1], "cancelled"), 3)
+        h = await Client.connect(g)
+        kept = [m for m in h.hello["missions"] if "ended" in m]
+        t.eq((len(kept), kept[-1]["id"] if kept else None), (200, ids[-1]),
+             "a new client's hello lists the 200 latest ended missions, no more")
+        await h.close()
         await a.close()
     asyncio.run(run())
 t.done()
