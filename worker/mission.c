@@ -459,6 +459,13 @@ mission_wind_down(struct mission *m)
 	if (m->m_timer != NULL)
 		evtimer_del(m->m_timer);
 	mission_unwait(m);
+	/*
+	 * Cancelled while its holds were being taken, before its first step:
+	 * it never ran, so, as for a queued mission, nothing goes to a safe
+	 * value (m_started is set once the holds are in, or from the journal).
+	 */
+	if (m->m_started == 0 && m->m_cancel_to == M_CANCELLED)
+		safe = 0;
 	if (safe && m->m_state == M_RUNNING) {
 		for (i = 0; i < m->m_nout; i++) {
 			if ((pi = worker_pin(m->m_out[i])) == NULL ||

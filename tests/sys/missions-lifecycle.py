@@ -1,6 +1,7 @@
 """Missions from start to end: events, progress, holds (busy), the queue,
 missions side by side, cancel (safe and hold), wait steps, errors, list."""
 import asyncio
+import json
 from gpiows_test import MISSION_ENDED as ENDED, Client, Gpiows, Tap, mission_ev
 
 t = Tap()
@@ -177,6 +178,36 @@ async def test_hold_and_cancel_safe(g, a, b, final):
     final[mid] = "cancelled"
 
 
+async def test_cancel_while_holding(g, a, b, final):
+    """A cancel sent right behind the start reaches the worker while the
+    mission's holds are being taken, before its first step: it never ran,
+    so, as for a queued one, no output goes to a safe value."""
+    r = await b.request({"op": "mission.list"})
+    nid = max([m["id"] for m in r["missions"]] + [0]) + 1
+    bad = []
+    for mid in range(nid, nid + 5):
+        r = await b.request({"op": "set", "pin": "led", "value": 1})
+        assert r["ok"], r
+        m = {"name": "never", "on_cancel": "safe", "steps": [
+            {"sleep": {"ms": 5000}}, {"set": {"pin": "led", "value": 1}}]}
+        b.next_id += 2
+        await b.ws.send(json.dumps({"op": "mission.start", "mission": m, "id": b.next_id - 1}))
+        await b.ws.send(json.dumps({"op": "mission.cancel", "mission": mid, "id": b.next_id}))
+        evs = await until_end(b, mid)
+        r = await b.request({"op": "get", "pin": "led"})
+        states = [e["mission"]["state"] for e in evs]
+        changed = [x for x in b.seen if x.get("type") == "pin" and
+                   x["source"] == "mission:%d" % mid]
+        if states[-1] != "cancelled" or "running" in states or changed or \
+                "started" in evs[-1]["mission"] or r.get("value") != 1:
+            bad.append((mid, states, changed, r.get("value")))
+        final[mid] = "cancelled"
+    t.eq(bad, [], "5 missions cancelled right behind their start: each ends cancelled, "
+         "never running, and led keeps the client's 1 (no safe value)")
+    r = await b.request({"op": "set", "pin": "led", "value": 0})
+    t.ok(r["ok"], "and their holds are gone: a client set on led works", r)
+
+
 async def test_cancel_hold(g, a, b, final):
     mid = await start(a, long_hold("keep", "hold"))
     await b.wait_for(lambda m: mission_ev(mid, "running")(m) and m["mission"]["done"] >= 1, EV)
@@ -351,6 +382,7 @@ async def main(g):
     ended = await test_blink(g, a, b, final)
     await test_hold_and_cancel_safe(g, a, b, final)
     await test_cancel_hold(g, a, b, final)
+    await test_cancel_while_holding(g, a, b, final)
     await test_queue(g, a, b, final)
     await test_disjoint(g, a, b, final)
     await test_errors(g, a, b, ended)
