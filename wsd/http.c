@@ -37,6 +37,9 @@ static struct evconnlistener	**listeners;
 static unsigned int		 nlisteners;
 static struct event		*ev_ping;	/* the idle clients' sweep */
 static struct event		*ev_accept;	/* accepting again (listen_error) */
+static int			 accept_paused;	/* until ev_accept */
+static int			 listening = 1;	/* the listeners are enabled */
+static unsigned int		 nhttp;		/* connections not upgraded */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
@@ -123,6 +126,7 @@ static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_free(struct conn *);
 static void	linger_end(struct linger_sock *);
 static void	conn_drop(struct conn *);
+static void	listen_update(void);
 
 static int	ws_on_message(void *, int, const unsigned char *, size_t);
 static int	ws_on_ping(void *, const unsigned char *, size_t);
@@ -198,6 +202,9 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	TAILQ_INIT(&c->c_deferred);
 	TAILQ_INSERT_TAIL(&conns, c, c_aentry);
 	wenv->w_nconns++;
+	c->c_http = 1;
+	nhttp++;
+	listen_update();
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
 	/* A request head must be complete in time (slowloris). */
@@ -205,13 +212,55 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_enable(c->c_bev, EV_READ);
 }
 
+/*
+ * Whether the listeners accept: not for a while after accept() failed
+ * (listen_error), and not while WSD_MAX_HTTP connections are not upgraded.
+ * Those, HTTP requests and TLS handshakes (some 45 KiB each in OpenSSL),
+ * are not counted by max clients: without a bound, clients that open
+ * connections and send nothing could take all of wsd's descriptors and
+ * memory, 10 s at a time.  Past it, new connections wait in the listen
+ * queue until one goes.
+ */
+static void
+listen_update(void)
+{
+	static uint64_t	 logged;
+	unsigned int	 i;
+	int		 want = !accept_paused && nhttp < WSD_MAX_HTTP;
+
+	if (want == listening)
+		return;
+	listening = want;
+	for (i = 0; i < nlisteners; i++) {
+		if (want)
+			evconnlistener_enable(listeners[i]);
+		else
+			evconnlistener_disable(listeners[i]);
+	}
+	if (!want && !accept_paused &&
+	    (logged == 0 || conn_now_ms() - logged >= 60000)) {
+		logged = conn_now_ms();
+		log_warnx("%u connections not upgraded: not accepting until "
+		    "one goes", nhttp);
+	}
+}
+
+/* c is no longer an HTTP connection (upgraded, or freed). */
+static void
+conn_http_end(struct conn *c)
+{
+	if (!c->c_http)
+		return;
+	c->c_http = 0;
+	nhttp--;
+	listen_update();
+}
+
 static void
 listen_resume(evutil_socket_t fd, short what, void *arg)
 {
-	unsigned int	 i;
-
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_enable(listeners[i]);
+	accept_paused = 0;
+	listen_update();
 }
 
 /*
@@ -226,15 +275,14 @@ listen_error(struct evconnlistener *l, void *arg)
 {
 	struct timeval	 tv = { WSD_ACCEPT_PAUSE_MS / 1000,
 			    WSD_ACCEPT_PAUSE_MS % 1000 * 1000 };
-	unsigned int	 i;
 
 	log_warnx("accept: %s; not accepting for %d ms", strerror(errno),
 	    WSD_ACCEPT_PAUSE_MS);
 	if (ev_accept == NULL && (ev_accept = evtimer_new(wenv->w_base,
 	    listen_resume, NULL)) == NULL)
 		fatalx("evtimer_new");
-	for (i = 0; i < nlisteners; i++)
-		evconnlistener_disable(listeners[i]);
+	accept_paused = 1;
+	listen_update();
 	evtimer_add(ev_accept, &tv);
 }
 
@@ -259,6 +307,8 @@ http_listen(int fd, int tls)
 	}
 	evconnlistener_set_error_cb(l, listen_error);
 	listeners[nlisteners++] = l;
+	if (!listening)
+		evconnlistener_disable(l);
 	return 0;
 }
 
@@ -275,6 +325,8 @@ http_free_listeners(void)
 	if (ev_accept != NULL)
 		event_free(ev_accept);
 	ev_accept = NULL;
+	accept_paused = 0;
+	listening = nhttp < WSD_MAX_HTTP;	/* for listeners to come */
 	if (ev_ping != NULL)
 		event_free(ev_ping);
 	ev_ping = NULL;
@@ -620,6 +672,7 @@ conn_free(struct conn *c)
 	tls_conn_free(c);
 	bufferevent_free(c->c_bev);
 	TAILQ_REMOVE(&conns, c, c_aentry);
+	conn_http_end(c);
 	free(c);
 	if (--wenv->w_nconns == 0 && wenv->w_stopping)
 		event_base_loopbreak(wenv->w_base);
@@ -1549,6 +1602,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
 	c->c_state = CONN_WS;
+	conn_http_end(c);
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
 	bufferevent_set_timeouts(c->c_bev, NULL, NULL);
 	c->c_active = conn_now_ms();

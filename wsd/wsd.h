@@ -30,6 +30,7 @@
 #define WSD_LINGER_MS		2000		/* reading what a closed client still sends */
 #define WSD_LINGER_MAX		256		/* sockets lingering at once */
 #define WSD_ACCEPT_PAUSE_MS	1000		/* not accepting after EMFILE */
+#define WSD_MAX_HTTP		1024		/* connections not upgraded */
 #define WSD_TIMER_SLACK_NS	4000000		/* how late a timer may run */
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
@@ -48,6 +49,7 @@ enum conn_state {
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;	/* clients, while CONN_WS */
 	TAILQ_ENTRY(conn)	 c_aentry;	/* every connection, till freed */
+	int			 c_http;	/* counted as not upgraded */
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	int			 c_keepalive;

@@ -7,11 +7,14 @@ thousands of GETs and reads nothing holds one answer's memory and at most
 one file open; it is answered in full, in order, once it reads; and it
 cannot keep itself alive past the write timeout by sending more.  When
 accept() fails for want of descriptors, wsd stops accepting for a second
-instead of trying again at once, for ever.
+instead of trying again at once, for ever; and it takes at most 1024
+connections that are not upgraded (clients that connect and send nothing
+hold descriptors and memory for 10 s each).
 """
 import asyncio
 import json
 import os
+import resource
 import socket
 import tempfile
 import threading
@@ -183,5 +186,42 @@ with Limited() as g:
     wsd = g.wait_children()["wsd"]
     asyncio.run(emfile(g, wsd))
     t.eq(g.children().get("wsd"), wsd, "wsd kept running (same pid)")
+
+
+# Connections that are never upgraded and send nothing: wsd holds at most
+# 1024 of them; the others wait in the listen queue, not in wsd's memory.
+async def held(g, wsd):
+    c0 = await Client.connect(g)
+    fds0 = open_fds(wsd)
+    socks = [socket.create_connection(("127.0.0.1", g.port), timeout=2) for _ in range(1100)]
+    await asyncio.sleep(1.0)
+    took = open_fds(wsd) - fds0
+    t.ok(took == 1024, "1100 connections that send nothing: wsd takes %d of them "
+         "(1024, the limit)" % took)
+    t.ok("1024 connections not upgraded: not accepting until one goes" in g.logtext(),
+         "and says it stops accepting")
+    r = await c0.request({"op": "get", "pin": "led"})
+    t.ok(r.get("ok"), "a client connected before is served meanwhile")
+    late = asyncio.ensure_future(asyncio.wait_for(Client.connect(g), 5))
+    await asyncio.sleep(0.3)
+    t.ok(not late.done(), "a new client waits in the listen queue")
+    for s in socks[:100]:
+        s.close()
+    try:
+        c = await late
+        r = await c.request({"op": "get", "pin": "led"})
+        t.ok(r.get("ok"), "and is served once 100 of them have gone")
+        await c.close()
+    except (asyncio.TimeoutError, OSError) as e:
+        t.ok(False, "and is served once 100 of them have gone", repr(e))
+    for s in socks[100:]:
+        s.close()
+    await c0.close()
+
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, max(4096, resource.getrlimit(
+    resource.RLIMIT_NOFILE)[1])))
+with Gpiows() as g:
+    asyncio.run(held(g, g.wait_children()["wsd"]))
 
 t.done()
