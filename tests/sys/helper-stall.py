@@ -10,16 +10,12 @@ import struct
 import threading
 import time
 
-from gpiows_test import Gpiows, Tap, proc_status
+from gpiows_test import Gpiows, Tap, proc_status, rss_follows_live_heap
 from rawws import RawWs, frame
 
 t = Tap()
 N = 100000              # toggles of ~46 bytes: 4.6 MB
-if os.environ.get("GPIOWS_SANITIZERS") == "yes":
-    # As in slow-reader.py: with ASan's quarantine of freed blocks, RSS
-    # would count everything ever freed, not what is live.
-    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + \
-        ":quarantine_size_mb=0"
+rss_follows_live_heap()
 
 
 class Counter:

@@ -14,20 +14,15 @@ import os
 import socket
 import time
 
-from gpiows_test import Gpiows, Tap, proc_status
+from gpiows_test import SANITIZERS, Gpiows, Tap, proc_status, rss_follows_live_heap
 from rawws import RawWs, toggle_batch
 
 t = Tap()
 CAP = 1024 * 1024
 SLACK = CAP
-if os.environ.get("GPIOWS_SANITIZERS") == "yes":
-    # ASan keeps freed blocks in a quarantine (256 MiB) to catch use after
-    # free: RSS would then measure everything ever freed, not what is live.
-    # wsd inherits the environment; with no quarantine RSS follows the live
-    # heap again, plus ASan's shadow (1/8) and per-size caches.
-    os.environ["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + \
-        ":quarantine_size_mb=0"
-    SLACK = 8 * CAP
+rss_follows_live_heap()
+if SANITIZERS:
+    SLACK = 8 * CAP     # ASan's shadow and caches
 BATCH = 200
 MAX_TOGGLES = 60000     # failure bound: the cap must be passed long before
 
