@@ -40,6 +40,8 @@ static struct event		*ev_accept;	/* accepting again (listen_error) */
 static int			 accept_paused;	/* until ev_accept */
 static int			 listening = 1;	/* the listeners are enabled */
 static unsigned int		 nhttp;		/* connections not upgraded */
+static struct connlist		 httpq = TAILQ_HEAD_INITIALIZER(httpq);
+static int			 http_full;	/* nhttp past the limit */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
@@ -127,6 +129,7 @@ static void	conn_free(struct conn *);
 static void	linger_end(struct linger_sock *);
 static void	conn_drop(struct conn *);
 static void	listen_update(void);
+static void	http_make_room(struct conn *);
 
 static int	ws_on_message(void *, int, const unsigned char *, size_t);
 static int	ws_on_ping(void *, const unsigned char *, size_t);
@@ -203,8 +206,11 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&conns, c, c_aentry);
 	wenv->w_nconns++;
 	c->c_http = 1;
-	nhttp++;
-	listen_update();
+	TAILQ_INSERT_TAIL(&httpq, c, c_hentry);
+	if (++nhttp > WSD_MAX_HTTP) {
+		http_make_room(c);
+		listen_update();
+	}
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
 	    conn_event_cb, c);
 	/* A request head must be complete in time (slowloris). */
@@ -224,9 +230,8 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 static void
 listen_update(void)
 {
-	static uint64_t	 logged;
 	unsigned int	 i;
-	int		 want = !accept_paused && nhttp < WSD_MAX_HTTP;
+	int		 want = !accept_paused && !http_full;
 
 	if (want == listening)
 		return;
@@ -237,22 +242,56 @@ listen_update(void)
 		else
 			evconnlistener_disable(listeners[i]);
 	}
-	if (!want && !accept_paused &&
-	    (logged == 0 || conn_now_ms() - logged >= 60000)) {
-		logged = conn_now_ms();
-		log_warnx("%u connections not upgraded: not accepting until "
-		    "one goes", nhttp);
-	}
 }
 
-/* c is no longer an HTTP connection (upgraded, or freed). */
+/* What the limit on connections not upgraded did: once a minute at most. */
+static void
+http_limit_log(uint64_t *logged, const char *what)
+{
+	if (*logged != 0 && conn_now_ms() - *logged < 60000)
+		return;
+	*logged = conn_now_ms();
+	log_warnx("%d connections not upgraded: %s", WSD_MAX_HTTP, what);
+}
+
+/*
+ * Past WSD_MAX_HTTP, the oldest connection not being answered (idle between
+ * requests, or still sending its head or its TLS handshake) makes room for
+ * the new one, as an HTTP client must expect of a connection kept open.  So
+ * a client cannot hold the slots by connecting and sending nothing; one
+ * would have to be faster than every other client's request.  If all of
+ * them are being answered, no listener accepts until one goes.
+ */
+static void
+http_make_room(struct conn *new)
+{
+	static uint64_t	 logged_room, logged_full;
+	struct conn	*o;
+
+	TAILQ_FOREACH(o, &httpq, c_hentry) {
+		if (o == new || o->c_waiting || o->c_state != CONN_HTTP ||
+		    evbuffer_get_length(bufferevent_get_output(o->c_bev)) > 0)
+			continue;
+		http_limit_log(&logged_room,
+		    "closing the oldest not being answered");
+		conn_drop(o);
+		return;
+	}
+	http_limit_log(&logged_full,
+	    "all being answered, not accepting until one goes");
+	http_full = 1;
+}
+
+/* c is no longer an HTTP connection (upgraded, dropped or freed). */
 static void
 conn_http_end(struct conn *c)
 {
 	if (!c->c_http)
 		return;
 	c->c_http = 0;
+	TAILQ_REMOVE(&httpq, c, c_hentry);
 	nhttp--;
+	http_full = 0;
 	listen_update();
 }
 
@@ -326,7 +365,7 @@ http_free_listeners(void)
 		event_free(ev_accept);
 	ev_accept = NULL;
 	accept_paused = 0;
-	listening = nhttp < WSD_MAX_HTTP;	/* for listeners to come */
+	listening = !http_full;		/* for listeners to come */
 	if (ev_ping != NULL)
 		event_free(ev_ping);
 	ev_ping = NULL;
@@ -408,7 +447,8 @@ http_response(struct conn *c, int status, const char *reason,
 static void
 http_error(struct conn *c, int status, const char *reason, const char *extra)
 {
-	char	 body[128];
+	struct timeval	 tv = { WSD_WRITE_TIMEOUT, 0 };
+	char		 body[128];
 
 	snprintf(body, sizeof(body), "%d %s\n", status, reason);
 	if (status != 404)
@@ -418,6 +458,8 @@ http_error(struct conn *c, int status, const char *reason, const char *extra)
 	if (!c->c_keepalive) {
 		c->c_state = CONN_CLOSING;
 		bufferevent_disable(c->c_bev, EV_READ);
+		/* As any answer: a client that takes none of it goes. */
+		bufferevent_set_timeouts(c->c_bev, NULL, &tv);
 	}
 }
 
@@ -758,6 +800,7 @@ conn_drop(struct conn *c)
 	}
 	if (c->c_state == CONN_WS)
 		client_leave(c);
+	conn_http_end(c);
 	c->c_dead = 1;
 	c->c_state = CONN_CLOSING;
 	conn_stop_reading(c);
@@ -1598,9 +1641,10 @@ http_upgrade(struct conn *c, struct http_req *r)
 	}
 	/* An earlier answer has gone: requests are taken one at a time. */
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Server: gpiows\r\nDate: %s\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+	    "Sec-WebSocket-Accept: %s\r\n\r\n", http_date(), accept);
 	c->c_state = CONN_WS;
 	conn_http_end(c);
 	ws_parser_init(&c->c_ws, wenv->w_max_message, &ws_cb, c);
@@ -1850,10 +1894,21 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		tls_close_notify(c);
 		conn_linger(c);
 		conn_free(c);
+	} else if (c->c_state == CONN_HTTP && wenv->w_stopping &&
+	    !c->c_waiting) {
+		/* Answered, and gpiows is stopping: no further request. */
+		tls_close_notify(c);
+		conn_linger(c);
+		conn_free(c);
 	} else if (c->c_state == CONN_HTTP && c->c_deadline == 0 &&
 	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
+		if (http_full) {
+			/* c may make room now (http_make_room). */
+			http_full = 0;
+			listen_update();
+		}
 		if (conn_head_deadline(c) == -1)
 			return;
 		bufferevent_enable(bev, EV_READ);

@@ -50,6 +50,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;	/* clients, while CONN_WS */
 	TAILQ_ENTRY(conn)	 c_aentry;	/* every connection, till freed */
 	int			 c_http;	/* counted as not upgraded */
+	TAILQ_ENTRY(conn)	 c_hentry;	/* while c_http, oldest first */
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	int			 c_keepalive;

@@ -4,13 +4,30 @@ import asyncio
 import os
 import signal
 import socket
+import tempfile
 
 import websockets
 from gpiows_test import Client, Gpiows, Tap, recv_head
 
 t = Tap()
 
-with Gpiows() as g:
+www = tempfile.TemporaryDirectory(prefix="gpiows-www-")
+os.chmod(www.name, 0o755)
+for name, data in (("index.html", b"<p>gpiows</p>\n"), ("big.bin", os.urandom(16 << 20))):
+    with open(os.path.join(www.name, name), "wb") as f:
+        f.write(data)
+    os.chmod(f.name, 0o644)
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+with Gpiows(www=www.name) as g:
     kids = g.wait_children()
 
     async def run():
@@ -20,8 +37,13 @@ with Gpiows() as g:
         t.eq(r["value"], 1, "relay at its initial 1, led set to 1")
         await a.quiet(0.2)
         # HTTP connections open at the stop: one sending its head, one
-        # idle after an answer.  wsd closes them and frees them (the
-        # sanitizer build reports a leak if not).
+        # idle after an answer: wsd closes them at once, while a third,
+        # taking nothing of a 16 MB answer, keeps it up to its second.  All
+        # are freed (the sanitizer build reports a leak if not).
+        hog = socket.socket()
+        hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        hog.connect(("127.0.0.1", g.port))
+        hog.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         half = socket.create_connection(("127.0.0.1", g.port), timeout=5)
         half.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
         idle = socket.create_connection(("127.0.0.1", g.port), timeout=5)
@@ -48,8 +70,9 @@ with Gpiows() as g:
             except OSError as e:
                 ends.append(repr(e))
             sk.close()
-        t.eq((answered, ends), (True, [b"", b""]),
-             "HTTP connections sending a head or idle are closed")
+        t.eq((answered, ends, alive(kids["wsd"])), (True, [b"", b""], True),
+             "HTTP connections sending a head or idle are closed at once, before wsd exits")
+        hog.close()
 
     asyncio.run(run())
     status = g.proc.wait(10)
@@ -60,4 +83,5 @@ with Gpiows() as g:
     t.ok("pin led: safe value 0" in log and "pin relay: safe value 0" in log,
          "the helper logged the safe values")
     t.ok("killing it" not in log, "no child needed SIGKILL")
+www.cleanup()
 t.done()
