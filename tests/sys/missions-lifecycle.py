@@ -1,7 +1,8 @@
 """Missions from start to end: events, progress, holds (busy), the queue,
 missions side by side, cancel (safe and hold), wait steps, errors, list."""
 import asyncio
-import json
+import os
+import signal
 from gpiows_test import MISSION_ENDED as ENDED, Client, Gpiows, Tap, mission_ev
 
 t = Tap()
@@ -179,9 +180,9 @@ async def test_hold_and_cancel_safe(g, a, b, final):
 
 
 async def test_cancel_while_holding(g, a, b, final):
-    """A cancel sent right behind the start reaches the worker while the
-    mission's holds are being taken, before its first step: it never ran,
-    so, as for a queued one, no output goes to a safe value."""
+    """A cancel that reaches the worker while the mission's holds are being
+    taken (the helper is stopped meanwhile), before its first step: it never
+    ran, so, as for a queued one, no output goes to a safe value."""
     r = await b.request({"op": "mission.list"})
     nid = max([m["id"] for m in r["missions"]] + [0]) + 1
     bad = []
@@ -190,9 +191,15 @@ async def test_cancel_while_holding(g, a, b, final):
         assert r["ok"], r
         m = {"name": "never", "on_cancel": "safe", "steps": [
             {"sleep": {"ms": 5000}}, {"set": {"pin": "led", "value": 1}}]}
-        b.next_id += 2
-        await b.ws.send(json.dumps({"op": "mission.start", "mission": m, "id": b.next_id - 1}))
-        await b.ws.send(json.dumps({"op": "mission.cancel", "mission": mid, "id": b.next_id}))
+        # The helper stopped: the holds stay unanswered until the cancel is in.
+        os.kill(g.proc.pid, signal.SIGSTOP)
+        try:
+            r = await b.request({"op": "mission.start", "mission": m}, timeout=EV)
+            assert r.get("mission") == mid, r
+            r = await b.request({"op": "mission.cancel", "mission": mid}, timeout=EV)
+            assert r.get("ok"), r
+        finally:
+            os.kill(g.proc.pid, signal.SIGCONT)
         evs = await until_end(b, mid)
         r = await b.request({"op": "get", "pin": "led"})
         states = [e["mission"]["state"] for e in evs]
@@ -202,7 +209,7 @@ async def test_cancel_while_holding(g, a, b, final):
                 "started" in evs[-1]["mission"] or r.get("value") != 1:
             bad.append((mid, states, changed, r.get("value")))
         final[mid] = "cancelled"
-    t.eq(bad, [], "5 missions cancelled right behind their start: each ends cancelled, "
+    t.eq(bad, [], "5 missions cancelled while taking their holds: each ends cancelled, "
          "never running, and led keeps the client's 1 (no safe value)")
     r = await b.request({"op": "set", "pin": "led", "value": 0})
     t.ok(r["ok"], "and their holds are gone: a client set on led works", r)

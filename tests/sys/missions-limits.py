@@ -63,6 +63,11 @@ with Gpiows(extra="max message 200000\n") as g:
                                                 {"sleep": {"ms": 1}}]}}))
             for j in range(8):
                 await a.wait_for(lambda m: m.get("type") == "reply", 5)
+        for _ in range(100):    # until all 200 have ended (64 at most at once)
+            r = await a.request({"op": "mission.list"})
+            if not [m for m in r["missions"] if m["name"] == "e" and "ended" not in m]:
+                break
+            await asyncio.sleep(0.1)
         ids = []
         for i in range(63):     # with the one still running from above, 64
             r = await a.request({"op": "mission.start", "mission": LONG})
