@@ -398,21 +398,22 @@ mission_end_request(struct mission *m)
 static void
 mission_prune_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct mission	*m, *tmp;
+	struct mission	*m, *oldest;
 	unsigned int	 ended = 0;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
 		if (m->m_state >= M_DONE)
 			ended++;
-	TAILQ_FOREACH_SAFE(m, &kenv->k_missions, m_entry, tmp) {
-		if (ended <= MISSION_KEEP_ENDED)
-			break;
-		if (m->m_state < M_DONE)
-			continue;
-		TAILQ_REMOVE(&kenv->k_missions, m, m_entry);
-		journal_remove(m->m_id);
-		mission_free(m);
-		ended--;
+	/* The list is in the order missions came: the oldest ended by time. */
+	for (; ended > MISSION_KEEP_ENDED; ended--) {
+		oldest = NULL;
+		TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
+			if (m->m_state >= M_DONE && (oldest == NULL ||
+			    m->m_ended < oldest->m_ended))
+				oldest = m;
+		TAILQ_REMOVE(&kenv->k_missions, oldest, m_entry);
+		journal_remove(oldest->m_id);
+		mission_free(oldest);
 	}
 }
 

@@ -1251,7 +1251,7 @@ client_worker_mission_reply(uint32_t id, const char *data, size_t len)
 void
 client_worker_mission_event(const char *data, size_t len)
 {
-	json_t		*m, *o, *msg;
+	json_t		*m, *o, *e, *msg;
 	json_error_t	 err;
 	json_int_t	 mid;
 	size_t		 i, ended = 0;
@@ -1278,14 +1278,23 @@ client_worker_mission_event(const char *data, size_t len)
 		json_array_foreach(wenv->w_missions, i, o)
 			if (json_object_get(o, "ended") != NULL)
 				ended++;
-	for (i = 0; ended > MISSIONS_KEPT && i < json_array_size(
-	    wenv->w_missions); ) {
-		o = json_array_get(wenv->w_missions, i);
-		if (json_object_get(o, "ended") != NULL) {
-			json_array_remove(wenv->w_missions, i);
-			ended--;
-		} else
-			i++;
+	/* The list is in the order missions came: the oldest ended by time. */
+	for (; ended > MISSIONS_KEPT; ended--) {
+		json_int_t	 t, first = 0;
+		size_t		 oldest = 0;
+		int		 found = 0;
+
+		json_array_foreach(wenv->w_missions, i, o) {
+			if ((e = json_object_get(o, "ended")) == NULL)
+				continue;
+			t = json_integer_value(e);
+			if (!found || t < first) {
+				found = 1;
+				first = t;
+				oldest = i;
+			}
+		}
+		json_array_remove(wenv->w_missions, oldest);
 	}
 	msg = json_pack("{s:s, s:O}", "type", "mission", "mission", m);
 	json_decref(m);

@@ -8,6 +8,25 @@ from gpiows_test import Client, Gpiows, Tap, mission_ev
 t = Tap()
 LONG = {"name": "wait", "steps": [{"sleep": {"ms": 60000}}]}
 
+
+
+async def short_missions(a, name, n):
+    """n missions of 1 ms, 8 at a time, all ended on return."""
+    for k in range(n // 8):
+        for j in range(8):
+            a.next_id += 1
+            await a.ws.send(json.dumps({"op": "mission.start", "id": a.next_id,
+                                        "mission": {"name": name, "steps": [
+                                            {"sleep": {"ms": 1}}]}}))
+        for j in range(8):
+            await a.wait_for(lambda m: m.get("type") == "reply", 5)
+    for _ in range(100):    # until all have ended (64 at most at once)
+        r = await a.request({"op": "mission.list"})
+        if not [m for m in r["missions"] if m["name"] == name and "ended" not in m]:
+            break
+        await asyncio.sleep(0.1)
+
+
 with Gpiows(extra="max message 200000\n") as g:
     async def run():
         a = await Client.connect(g)
@@ -55,19 +74,7 @@ with Gpiows(extra="max message 200000\n") as g:
 
         # wsd's copy for the hello keeps at most 200 ended missions, those
         # that end while listed (running, then cancelled) included.
-        for k in range(25):
-            for j in range(8):
-                a.next_id += 1
-                await a.ws.send(json.dumps({"op": "mission.start", "id": a.next_id,
-                                            "mission": {"name": "e", "steps": [
-                                                {"sleep": {"ms": 1}}]}}))
-            for j in range(8):
-                await a.wait_for(lambda m: m.get("type") == "reply", 5)
-        for _ in range(100):    # until all 200 have ended (64 at most at once)
-            r = await a.request({"op": "mission.list"})
-            if not [m for m in r["missions"] if m["name"] == "e" and "ended" not in m]:
-                break
-            await asyncio.sleep(0.1)
+        await short_missions(a, "e", 200)
         ids = []
         for i in range(63):     # with the one still running from above, 64
             r = await a.request({"op": "mission.start", "mission": LONG})
@@ -80,6 +87,21 @@ with Gpiows(extra="max message 200000\n") as g:
         kept = [m for m in h.hello["missions"] if "ended" in m]
         t.eq((len(kept), kept[-1]["id"] if kept else None), (200, ids[-1]),
              "a new client's hello lists the 200 latest ended missions, no more")
+        await h.close()
+
+        # Kept are the latest to end, not to start: a mission started
+        # before 200 others and ended after them is listed.
+        r = await a.request({"op": "mission.start", "mission": dict(LONG, name="first")})
+        first = r["mission"]
+        await short_missions(a, "later", 200)
+        await a.request({"op": "mission.cancel", "mission": first})
+        await a.wait_for(mission_ev(first, "cancelled"), 3)
+        r = await a.request({"op": "mission.list"})
+        t.ok(first in [m["id"] for m in r["missions"]],
+             "mission.list keeps the mission that ended last, though it started first")
+        h = await Client.connect(g)
+        t.ok(first in [m["id"] for m in h.hello["missions"]],
+             "and so does a new client's hello")
         await h.close()
         await a.close()
     asyncio.run(run())
