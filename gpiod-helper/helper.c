@@ -159,6 +159,7 @@ main(int argc, char *argv[])
 	struct passwd		*pw;
 	struct stat		 st;
 	struct event		*ev_term, *ev_int, *ev_hup;
+	sigset_t		 mask;
 	const char		*conffile = GPIOWS_SYSCONFDIR "/gpiows/gpiows.conf";
 	char			 err[512], *child_path[CHILD_MAX];
 	int			 ch, noaction = 0;
@@ -273,6 +274,16 @@ main(int argc, char *argv[])
 	proc_start_all();
 	event_base_dispatch(h.h_base);
 
+	/*
+	 * Stopped: a further SIGTERM, SIGINT or SIGHUP is to be ignored, but
+	 * freeing their events puts back the default actions, and one coming
+	 * then would kill us short of exit(0).  Blocked, they die with us.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	pins_release(&h);
 	log_info("stopped");
 	proc_cleanup();

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import tempfile
+import time
 
 import websockets
 from gpiows_test import Client, Gpiows, Tap, recv_head
@@ -84,4 +85,22 @@ with Gpiows(www=www.name) as g:
          "the helper logged the safe values")
     t.ok("killing it" not in log, "no child needed SIGKILL")
 www.cleanup()
+
+# Signals that keep coming while the helper stops are ignored, to the end:
+# not one of them may kill it short of its exit(0).
+codes = []
+for rnd in range(8):
+    g = Gpiows()
+    g.start()
+    g.proc.send_signal(signal.SIGTERM)
+    while g.proc.poll() is None:
+        try:
+            g.proc.send_signal(signal.SIGHUP if rnd % 2 else signal.SIGTERM)
+        except ProcessLookupError:
+            break
+        time.sleep(0.001)
+    codes.append(g.proc.wait())
+    g.close()
+t.eq(codes, [0] * 8, "SIGTERM or SIGHUP every millisecond while the helper stops: "
+     "it exits 0 each time")
 t.done()
