@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from gpiows_test import HELPER, WORKER, Gpiows, Tap
+from gpiows_test import HELPER, WORKER, Gpiows, Tap, alive
 
 ROGUE = os.environ.get("GPIOWS_ROGUE")
 
@@ -108,15 +108,6 @@ def wait_until(g, pred, timeout):
             break
         time.sleep(0.02)
     return pred()
-
-
-def alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def show_logs(t, g):

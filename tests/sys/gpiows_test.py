@@ -351,6 +351,15 @@ def mission_ev(mid, state=None):
                       (state is None or m["mission"]["state"] == state))
 
 
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 

@@ -8,7 +8,7 @@ import tempfile
 import time
 
 import websockets
-from gpiows_test import Client, Gpiows, Tap, recv_head
+from gpiows_test import Client, Gpiows, Tap, alive, recv_head
 
 t = Tap()
 
@@ -18,14 +18,6 @@ for name, data in (("index.html", b"<p>gpiows</p>\n"), ("big.bin", os.urandom(16
     with open(os.path.join(www.name, name), "wb") as f:
         f.write(data)
     os.chmod(f.name, 0o644)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 with Gpiows(www=www.name) as g:
