@@ -42,6 +42,7 @@ static int			 listening = 1;	/* the listeners are enabled */
 static unsigned int		 nhttp;		/* connections not upgraded */
 static struct connlist		 httpq = TAILQ_HEAD_INITIALIZER(httpq);
 static int			 http_full;	/* nhttp past the limit */
+static struct event		*ev_room;	/* trying http_make_room again */
 static uint64_t			 ping_ms;
 static int			 listener_tls = 1;	/* the arg of TLS ones */
 
@@ -206,6 +207,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	TAILQ_INSERT_TAIL(&conns, c, c_aentry);
 	wenv->w_nconns++;
 	c->c_http = 1;
+	c->c_accepted = conn_now_ms();
 	TAILQ_INSERT_TAIL(&httpq, c, c_hentry);
 	if (++nhttp > WSD_MAX_HTTP) {
 		http_make_room(c);
@@ -257,19 +259,34 @@ http_limit_log(uint64_t *logged, const char *what)
 /*
  * Past WSD_MAX_HTTP, the oldest connection not being answered (idle between
  * requests, or still sending its head or its TLS handshake) makes room for
- * the new one, as an HTTP client must expect of a connection kept open.  So
- * a client cannot hold the slots by connecting and sending nothing; one
- * would have to be faster than every other client's request.  If all of
- * them are being answered, no listener accepts until one goes.
+ * the new one, as an HTTP client must expect of a connection kept open, if
+ * it has been connected for WSD_ROOM_MIN_MS: one just accepted, in the same
+ * burst say, has had no chance to send its request yet.  So a client cannot
+ * hold the slots by connecting and sending nothing, short of opening 1024
+ * connections a second.  If none can make room, no listener accepts until
+ * one goes.
  */
+static void
+http_room_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_full = 0;
+	listen_update();
+}
+
 static void
 http_make_room(struct conn *new)
 {
 	static uint64_t	 logged_room, logged_full;
+	struct timeval	 tv = { WSD_ROOM_MIN_MS / 1000,
+			    WSD_ROOM_MIN_MS % 1000 * 1000 };
 	struct conn	*o;
+	uint64_t	 now = conn_now_ms();
 
 	TAILQ_FOREACH(o, &httpq, c_hentry) {
-		if (o == new || o->c_waiting || o->c_state != CONN_HTTP ||
+		/* Oldest first; one just accepted has had no chance to send. */
+		if (now - o->c_accepted < WSD_ROOM_MIN_MS)
+			break;
+		if (o->c_waiting || o->c_state != CONN_HTTP ||
 		    evbuffer_get_length(bufferevent_get_output(o->c_bev)) > 0)
 			continue;
 		http_limit_log(&logged_room,
@@ -278,8 +295,14 @@ http_make_room(struct conn *new)
 		return;
 	}
 	http_limit_log(&logged_full,
-	    "all being answered, not accepting until one goes");
+	    "none can make room, not accepting for now");
 	http_full = 1;
+	/* Until one goes or an answer has gone, or, at the latest, in a while. */
+	if (ev_room == NULL && (ev_room = evtimer_new(wenv->w_base,
+	    http_room_cb, NULL)) == NULL)
+		fatalx("evtimer_new");
+	if (!evtimer_pending(ev_room, NULL))
+		evtimer_add(ev_room, &tv);
 }
 
 /* c is no longer an HTTP connection (upgraded, dropped or freed). */
@@ -364,8 +387,12 @@ http_free_listeners(void)
 	if (ev_accept != NULL)
 		event_free(ev_accept);
 	ev_accept = NULL;
+	if (ev_room != NULL)
+		event_free(ev_room);
+	ev_room = NULL;
+	http_full = 0;
 	accept_paused = 0;
-	listening = !http_full;		/* for listeners to come */
+	listening = 1;			/* for listeners to come */
 	if (ev_ping != NULL)
 		event_free(ev_ping);
 	ev_ping = NULL;

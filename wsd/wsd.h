@@ -31,6 +31,7 @@
 #define WSD_LINGER_MAX		256		/* sockets lingering at once */
 #define WSD_ACCEPT_PAUSE_MS	1000		/* not accepting after EMFILE */
 #define WSD_MAX_HTTP		1024		/* connections not upgraded */
+#define WSD_ROOM_MIN_MS		1000		/* age of one that makes room */
 #define WSD_TIMER_SLACK_NS	4000000		/* how late a timer may run */
 #define WSD_MAX_BODY		1024		/* an API request body; past it 413 */
 
@@ -51,6 +52,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 c_aentry;	/* every connection, till freed */
 	int			 c_http;	/* counted as not upgraded */
 	TAILQ_ENTRY(conn)	 c_hentry;	/* while c_http, oldest first */
+	uint64_t		 c_accepted;	/* conn_now_ms() */
 	struct bufferevent	*c_bev;
 	enum conn_state		 c_state;
 	int			 c_keepalive;

@@ -131,6 +131,10 @@ with tempfile.TemporaryDirectory(prefix="gpiows-www-") as www:
             s.connect(("127.0.0.1", g.port))
             s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             hogs.append(s)
+        for _ in range(100):    # until wsd has both, each with its file
+            if open_fds(wsd) >= fds0 + 4:
+                break
+            time.sleep(0.05)
         start = time.monotonic()
         # One stays silent; the other sends a HEAD every 3 s.
         while time.monotonic() - start < 45 and open_fds(wsd) > fds0:
@@ -223,33 +227,41 @@ async def held(g, wsd):
     for s in socks:
         s.close()
 
-    # 1030 PUTs waiting for a stopped helper: none can make room.
+    # 1025 PUTs waiting for a stopped helper: none can make room.
     put = (b"PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            b"Content-Length: 11\r\n\r\n{\"value\":1}")
     os.kill(g.proc.pid, signal.SIGSTOP)
     try:
         socks = []
-        for _ in range(1030):
+        for i in range(1025):
+            if i == 1024:
+                # Until wsd has read each PUT, its connection is "sending its
+                # request", which one past the limit may close.
+                await asyncio.sleep(1.0)
             s = socket.create_connection(("127.0.0.1", g.port), timeout=2)
             s.sendall(put)
             socks.append(s)
-        await asyncio.sleep(1.0)
         late = asyncio.ensure_future(asyncio.wait_for(Client.connect(g), 10))
-        await asyncio.sleep(0.5)
-        t.ok(not late.done(), "1030 PUTs waiting for a stopped helper: a new client waits "
-             "in the listen queue")
-        t.ok("1024 connections not upgraded: all being answered, not accepting until one "
-             "goes" in g.logtext(), "and wsd says why")
+        await asyncio.sleep(0.2)
+        t.ok(not late.done(), "1025 PUTs waiting for a stopped helper: a new client waits "
+             "in the listen queue (for a second at most)")
+        t.ok("1024 connections not upgraded: none can make room, not accepting for now"
+             in g.logtext(), "and wsd says why")
     finally:
         os.kill(g.proc.pid, signal.SIGCONT)
-    answered = 0
-    for s in socks:
+    answered, missed = 0, []
+    for i, s in enumerate(socks):
         s.settimeout(5)
         try:
-            answered += recv_head(s).startswith(b"HTTP/1.1 200")
-        except OSError:
-            pass
-    t.eq(answered, 1030, "once the helper goes on, every PUT is answered 200")
+            head = recv_head(s)
+        except OSError as e:
+            head = repr(e).encode()
+        if head.startswith(b"HTTP/1.1 200"):
+            answered += 1
+        else:
+            missed.append((i, head[:60]))
+    t.ok(answered == 1025, "once the helper goes on, every PUT is answered 200",
+         "%d answered; not: %r" % (answered, missed[:10]))
     try:
         c = await late
         r = await c.request({"op": "get", "pin": "led"})
