@@ -1182,9 +1182,8 @@ client_history_end(uint32_t id, const struct ipc_history_end *he)
 		p->p_since = he->last;
 		if (conn_output_short(c))
 			history_next(c, p);
-		else {
+		else
 			c->c_parked = p;	/* client_replay_more */
-		}
 		return;
 	}
 	if (c != NULL) {

@@ -266,6 +266,25 @@ http_limit_log(uint64_t *logged, const char *what)
  * connections a second.  If none can make room, no listener accepts until
  * one goes.
  */
+/* An HTTP connection idle between requests, or still sending its head. */
+static int
+http_unanswered(struct conn *c)
+{
+	return c->c_state == CONN_HTTP && !c->c_waiting &&
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0;
+}
+
+/* ev, made on first use, runs cb in ms milliseconds. */
+static void
+http_timer(struct event **ev, event_callback_fn cb, unsigned int ms)
+{
+	struct timeval	 tv = { ms / 1000, ms % 1000 * 1000 };
+
+	if (*ev == NULL && (*ev = evtimer_new(wenv->w_base, cb, NULL)) == NULL)
+		fatalx("evtimer_new");
+	evtimer_add(*ev, &tv);
+}
+
 static void
 http_room_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -277,8 +296,6 @@ static void
 http_make_room(struct conn *new)
 {
 	static uint64_t	 logged_room, logged_full;
-	struct timeval	 tv = { WSD_ROOM_MIN_MS / 1000,
-			    WSD_ROOM_MIN_MS % 1000 * 1000 };
 	struct conn	*o;
 	uint64_t	 now = conn_now_ms();
 
@@ -286,8 +303,7 @@ http_make_room(struct conn *new)
 		/* Oldest first; one just accepted has had no chance to send. */
 		if (now - o->c_accepted < WSD_ROOM_MIN_MS)
 			break;
-		if (o->c_waiting || o->c_state != CONN_HTTP ||
-		    evbuffer_get_length(bufferevent_get_output(o->c_bev)) > 0)
+		if (!http_unanswered(o))
 			continue;
 		http_limit_log(&logged_room,
 		    "closing the oldest not being answered");
@@ -298,11 +314,8 @@ http_make_room(struct conn *new)
 	    "none can make room, not accepting for now");
 	http_full = 1;
 	/* Until one goes or an answer has gone, or, at the latest, in a while. */
-	if (ev_room == NULL && (ev_room = evtimer_new(wenv->w_base,
-	    http_room_cb, NULL)) == NULL)
-		fatalx("evtimer_new");
-	if (!evtimer_pending(ev_room, NULL))
-		evtimer_add(ev_room, &tv);
+	if (ev_room == NULL || !evtimer_pending(ev_room, NULL))
+		http_timer(&ev_room, http_room_cb, WSD_ROOM_MIN_MS);
 }
 
 /* c is no longer an HTTP connection (upgraded, dropped or freed). */
@@ -335,17 +348,11 @@ listen_resume(evutil_socket_t fd, short what, void *arg)
 static void
 listen_error(struct evconnlistener *l, void *arg)
 {
-	struct timeval	 tv = { WSD_ACCEPT_PAUSE_MS / 1000,
-			    WSD_ACCEPT_PAUSE_MS % 1000 * 1000 };
-
 	log_warnx("accept: %s; not accepting for %d ms", strerror(errno),
 	    WSD_ACCEPT_PAUSE_MS);
-	if (ev_accept == NULL && (ev_accept = evtimer_new(wenv->w_base,
-	    listen_resume, NULL)) == NULL)
-		fatalx("evtimer_new");
 	accept_paused = 1;
 	listen_update();
-	evtimer_add(ev_accept, &tv);
+	http_timer(&ev_accept, listen_resume, WSD_ACCEPT_PAUSE_MS);
 }
 
 int
@@ -409,9 +416,8 @@ http_stop_idle(void)
 {
 	struct conn	*c, *tmp;
 
-	TAILQ_FOREACH_SAFE(c, &conns, c_aentry, tmp)
-		if (c->c_state == CONN_HTTP && !c->c_waiting &&
-		    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+	TAILQ_FOREACH_SAFE(c, &httpq, c_hentry, tmp)
+		if (http_unanswered(c))
 			conn_drop(c);
 }
 
@@ -1917,13 +1923,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 			bufferevent_disable(bev, EV_WRITE); /* conn_flush_cb again */
 		/* Last: it may queue more, or drop c (freed from the loop). */
 		conn_output_drained(c);
-	} else if (c->c_state == CONN_CLOSING) {
-		tls_close_notify(c);
-		conn_linger(c);
-		conn_free(c);
-	} else if (c->c_state == CONN_HTTP && wenv->w_stopping &&
-	    !c->c_waiting) {
-		/* Answered, and gpiows is stopping: no further request. */
+	} else if (c->c_state == CONN_CLOSING ||
+	    (wenv->w_stopping && http_unanswered(c))) {
+		/* Closing, or answered while gpiows stops: no further request. */
 		tls_close_notify(c);
 		conn_linger(c);
 		conn_free(c);
