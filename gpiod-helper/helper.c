@@ -12,6 +12,7 @@
 
 #include <netdb.h>
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -162,8 +163,17 @@ main(int argc, char *argv[])
 	sigset_t		 mask;
 	const char		*conffile = GPIOWS_SYSCONFDIR "/gpiows/gpiows.conf";
 	char			 err[512], *child_path[CHILD_MAX];
+	char			 cwd[PATH_MAX];
 	int			 ch, noaction = 0;
 	unsigned int		 i;
+
+	/*
+	 * A reload asked for while starting (systemctl start, then reload)
+	 * is done once the loop runs; SIGHUP's default action would end us.
+	 */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	memset(&h, 0, sizeof(h));
 	env = &h;
@@ -201,8 +211,20 @@ main(int argc, char *argv[])
 
 	if ((h.h_conf = conf_parse(conffile)) == NULL)
 		exit(1);
-	/* For SIGHUP, once daemon() has changed to "/". */
-	if ((h.h_conf_abs = realpath(conffile, NULL)) == NULL)
+	/*
+	 * For SIGHUP, once daemon() has changed to "/": by the same name,
+	 * not resolved, so that a symbolic link switched to a new file is
+	 * followed, and relative paths in the file mean what they meant.
+	 */
+	if (conffile[0] == '/')
+		h.h_conf_abs = strdup(conffile);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("%s: the current directory", conffile);
+	else if ((h.h_conf_abs = malloc(strlen(cwd) + strlen(conffile) +
+	    2)) != NULL)
+		sprintf(h.h_conf_abs, "%s%s%s", cwd,
+		    strcmp(cwd, "/") == 0 ? "" : "/", conffile);
+	if (h.h_conf_abs == NULL)
 		fatal("%s", conffile);
 	if (noaction) {
 		fprintf(stderr, "configuration OK\n");
@@ -268,6 +290,7 @@ main(int argc, char *argv[])
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	proc_init();
 
 	sandbox_apply(SANDBOX_HELPER);

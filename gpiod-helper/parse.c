@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -37,6 +39,8 @@
 #define CONF_DEFAULT_ADDR	"127.0.0.1"
 #define CONF_DEFAULT_PORT	8080
 #define CONF_MAX_SIM_LINES	1024
+/* Every client's hello lists them all: it must fit wsd's output cap. */
+#define CONF_MAX_PINS		1024
 #define CONF_MAX_OFFSET		65535
 #define CONF_MAX_DEBOUNCE	10000		/* ms */
 #define CONF_DEFAULT_HISTORY	4096
@@ -173,7 +177,6 @@ static char	*str_printf(const char *, ...)
 static void	 name_copy(char [GPIOWS_NAME_SIZE], const char *);
 static void	 conf_error(struct parser *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
-static int	 conf_read(struct parser *);
 static const char *kw_lookup(const char *);
 static int	 lex_add(struct parser *, enum tok_type, const char *, size_t,
 		    int);
@@ -326,49 +329,67 @@ err_cmp(const void *a, const void *b)
 	return ea->e_seq < eb->e_seq ? -1 : ea->e_seq > eb->e_seq;
 }
 
-/* Read the whole file; -1 with errno set. */
-static int
-conf_read(struct parser *ps)
+/*
+ * The whole of the regular file path into a buffer of max + 1 bytes, and
+ * its length into *lenp: NULL, or what is wrong, in why.  The open does
+ * not block, so a FIFO or a device in the file's place is refused, not
+ * waited on: a reload must never stop the helper's loop.
+ */
+static char *
+file_read(const char *path, size_t max, size_t *lenp, char *why,
+    size_t whylen)
 {
-	size_t	 size = 0;
-	ssize_t	 n;
-	char	*p;
-	int	 fd, saved;
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd;
 
-	if ((fd = open(ps->ps_path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	for (;;) {
-		if (ps->ps_len == size) {
-			if (size > CONF_MAX_SIZE) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size = size == 0 ? 4096 : size * 2;
-			if ((p = realloc(ps->ps_buf, size)) == NULL)
-				goto fail;
-			ps->ps_buf = p;
-		}
-		n = read(fd, ps->ps_buf + ps->ps_len, size - ps->ps_len);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s", S_ISDIR(st.st_mode) ?
+		    strerror(EISDIR) : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	/* One byte more than allowed, to tell a file that is too large. */
+	while (len <= max) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
 		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+			snprintf(why, whylen, "%s", strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
-		ps->ps_len += n;
+		len += n;
 	}
-	if (ps->ps_len > CONF_MAX_SIZE) {
-		errno = EFBIG;
+	if (len > max) {
+		snprintf(why, whylen, "larger than %zu bytes", max);
 		goto fail;
 	}
 	close(fd);
-	return 0;
+	*lenp = len;
+	return buf;
 fail:
-	saved = errno;
 	close(fd);
-	errno = saved;
-	return -1;
+	explicit_bzero(buf, max + 1);	/* it may be a key */
+	free(buf);
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- lexer */
@@ -740,13 +761,71 @@ parse_statement(struct parser *ps)
 }
 
 /* listen on ADDR port N [tls] */
+/*
+ * What a listen address binds, as the helper binds it: "*" the wildcard
+ * of each family, "localhost" 127.0.0.1 and ::1; an unused entry has
+ * family 0.  Returns how many, 0 for an address that is none of these.
+ */
+#define LISTEN_ADDRS	2
+struct listen_addr {
+	int		la_family;
+	unsigned char	la_addr[16];	/* all zero: the wildcard */
+};
+
+static int
+listen_addrs(const char *text, struct listen_addr la[LISTEN_ADDRS])
+{
+	memset(la, 0, LISTEN_ADDRS * sizeof(*la));
+	la[0].la_family = AF_INET;
+	la[1].la_family = AF_INET6;
+	if (strcmp(text, "*") == 0)
+		return 2;
+	if (strcmp(text, "localhost") == 0) {
+		inet_pton(AF_INET, "127.0.0.1", la[0].la_addr);
+		inet_pton(AF_INET6, "::1", la[1].la_addr);
+		return 2;
+	}
+	la[1].la_family = 0;
+	if (inet_pton(AF_INET, text, la[0].la_addr) == 1)
+		return 1;
+	la[0].la_family = AF_INET6;
+	if (inet_pton(AF_INET6, text, la[0].la_addr) == 1)
+		return 1;
+	la[0].la_family = 0;
+	return 0;
+}
+
+/*
+ * Whether binding la on a port fails with text bound there already: one
+ * address in both, or the wildcard of a family in one and an address of
+ * that family in the other.
+ */
+static int
+listen_overlap(const struct listen_addr la[LISTEN_ADDRS], const char *text)
+{
+	static const unsigned char	 any[16];
+	struct listen_addr		 lb[LISTEN_ADDRS];
+	int				 i, j;
+
+	listen_addrs(text, lb);
+	for (i = 0; i < LISTEN_ADDRS; i++)
+		for (j = 0; j < LISTEN_ADDRS; j++)
+			if (la[i].la_family != 0 &&
+			    la[i].la_family == lb[j].la_family &&
+			    (memcmp(la[i].la_addr, lb[j].la_addr, 16) == 0 ||
+			    memcmp(la[i].la_addr, any, 16) == 0 ||
+			    memcmp(lb[j].la_addr, any, 16) == 0))
+				return 1;
+	return 0;
+}
+
 static void
 parse_listen(struct parser *ps)
 {
 	struct conf_listen	*l;
 	struct token		*t, *addr, *port, *tls;
+	struct listen_addr	 la[LISTEN_ADDRS];
 	struct in6_addr		 in6;
-	struct in_addr		 in4;
 	int			 lineno = ps->ps_toks[0].t_lineno, ok = 1;
 
 	if (!tok_kw(t = tok_next(ps), "on")) {
@@ -758,12 +837,15 @@ parse_listen(struct parser *ps)
 		expected(ps, addr, "an address");
 		return;
 	}
-	if (strcmp(addr->t_text, "*") != 0 &&
-	    strcmp(addr->t_text, "localhost") != 0 &&
-	    inet_pton(AF_INET, addr->t_text, &in4) != 1 &&
-	    inet_pton(AF_INET6, addr->t_text, &in6) != 1) {
+	if (listen_addrs(addr->t_text, la) == 0) {
 		conf_error(ps, addr->t_lineno, "invalid address \"%s\"",
 		    addr->t_text);
+		ok = 0;
+	} else if (inet_pton(AF_INET6, addr->t_text, &in6) == 1 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6)) {
+		/* Listeners on IPv6 take IPv6 only: it cannot be bound. */
+		conf_error(ps, addr->t_lineno, "invalid address \"%s\": an "
+		    "IPv4 address in IPv6 form; give it as IPv4", addr->t_text);
 		ok = 0;
 	}
 	if (!tok_kw(t = tok_next(ps), "port")) {
@@ -786,10 +868,10 @@ parse_listen(struct parser *ps)
 
 	TAILQ_FOREACH(l, &ps->ps_conf->cf_listens, l_entry)
 		if (l->l_port == port->t_num &&
-		    strcmp(l->l_addr, addr->t_text) == 0) {
-			conf_error(ps, lineno, "listen on \"%s\" port %d given "
-			    "twice, first at line %d", l->l_addr, l->l_port,
-			    l->l_lineno);
+		    listen_overlap(la, l->l_addr)) {
+			conf_error(ps, lineno, "listen on \"%s\" port %d: that "
+			    "address and port are taken at line %d (\"%s\")",
+			    addr->t_text, l->l_port, l->l_lineno, l->l_addr);
 			return;
 		}
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
@@ -1305,7 +1387,9 @@ parse_pin(struct parser *ps)
 	name_copy(r->r_chip, chip);
 	r->r_line_ok = line_ok;
 	TAILQ_INSERT_TAIL(&ps->ps_conf->cf_pins, p, p_entry);
-	ps->ps_conf->cf_npins++;
+	if (ps->ps_conf->cf_npins++ == CONF_MAX_PINS)
+		conf_error(ps, p->p_lineno, "pin \"%s\": more than %d pins",
+		    p->p_name, CONF_MAX_PINS);
 }
 
 /* Pins to chips, once every chip is known; errors at the pin's line. */
@@ -1375,58 +1459,27 @@ resolve_pins(struct parser *ps)
 static char *
 tls_read(struct parser *ps, const char *what, const char *path, size_t *lenp)
 {
-	char		*abs, *buf;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd, lineno = ps->ps_tls_line;
+	char		*abs, *buf, why[128];
+	size_t		 len;
 
 	if ((abs = make_absolute(ps, path)) == NULL) {
 		ps->ps_oom = 1;
 		return NULL;
 	}
-	/* One byte more than allowed, to tell a file that is too large. */
-	if ((buf = malloc(IPC_TLS_PEM_MAX + 1)) == NULL) {
-		free(abs);
-		ps->ps_oom = 1;
+	buf = file_read(abs, IPC_TLS_PEM_MAX, &len, why, sizeof(why));
+	free(abs);
+	if (buf == NULL) {
+		conf_error(ps, ps->ps_tls_line, "%s \"%s\": %s", what, path, why);
 		return NULL;
 	}
-	if ((fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		conf_error(ps, lineno, "%s \"%s\": %s", what, path,
-		    strerror(errno));
-		goto fail;
-	}
-	while (len <= IPC_TLS_PEM_MAX) {
-		n = read(fd, buf + len, IPC_TLS_PEM_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			conf_error(ps, lineno, "%s \"%s\": %s", what, path,
-			    strerror(errno));
-			close(fd);
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (len > IPC_TLS_PEM_MAX) {
-		conf_error(ps, lineno, "%s \"%s\": larger than %d bytes",
-		    what, path, IPC_TLS_PEM_MAX);
-		goto fail;
-	}
 	if (len == 0) {
-		conf_error(ps, lineno, "%s \"%s\": empty file", what, path);
-		goto fail;
+		conf_error(ps, ps->ps_tls_line, "%s \"%s\": empty file", what,
+		    path);
+		free(buf);
+		return NULL;
 	}
-	free(abs);
 	*lenp = len;
 	return buf;
-fail:
-	explicit_bzero(buf, IPC_TLS_PEM_MAX + 1);
-	free(buf);
-	free(abs);
-	return NULL;
 }
 
 /*
@@ -1542,7 +1595,8 @@ conf_parse(const char *path)
 	struct parser		 ps;
 	struct gpiows_conf	*cf;
 	size_t			 i;
-	int			 r, saved;
+	char			 why[128];
+	int			 r;
 
 	memset(&ps, 0, sizeof(ps));
 	ps.ps_path = path;
@@ -1563,9 +1617,9 @@ conf_parse(const char *path)
 	cf->cf_ping_interval = CONF_DEFAULT_PING;
 	ps.ps_conf = cf;
 
-	if (conf_read(&ps) == -1) {
-		saved = errno;
-		fprintf(stderr, "%s: %s\n", path, strerror(saved));
+	if ((ps.ps_buf = file_read(path, CONF_MAX_SIZE, &ps.ps_len, why,
+	    sizeof(why))) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, why);
 		goto fail;
 	}
 	while ((r = lex_line(&ps)) != 0)
