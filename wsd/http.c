@@ -1518,6 +1518,17 @@ http_date(void)
 	return buf;
 }
 
+/*
+ * The dashboard loads only from wsd, and no other site may frame it: in a
+ * frame under a bait, a visitor's click would switch pins, and the
+ * WebSocket's Origin, the board's own, would not tell.
+ */
+#define WWW_POLICY \
+	"Content-Security-Policy: default-src 'self'; img-src 'self' data:; " \
+	    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n" \
+	"X-Frame-Options: DENY\r\n" \
+	"Referrer-Policy: no-referrer\r\n"
+
 static void
 http_file(struct conn *c, struct http_req *r)
 {
@@ -1559,6 +1570,7 @@ http_file(struct conn *c, struct http_req *r)
 	    "Last-Modified: %s\r\n"
 	    "Cache-Control: no-cache\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
+	    WWW_POLICY
 	    "Connection: %s\r\n\r\n",
 	    http_date(), mime_type(path), (long long)st.st_size, lastmod,
 	    c->c_keepalive ? "keep-alive" : "close");

@@ -12,12 +12,14 @@ Without node, playwright-core or chromium the test is skipped, with the
 reason; with GPIOWS_BROWSER_REQUIRE=1 (tools/check) that is a failure.
 """
 import asyncio
+import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from gpiows_test import REPORTS, Client, Gpiows, SRCDIR, Tap
@@ -106,6 +108,23 @@ CONNECTED = 'document.body.dataset.conn === "connected" && ' \
             'document.querySelectorAll(".card").length > 0'
 
 
+class BaitPage(http.server.BaseHTTPRequestHandler):
+    """A page of another origin with the dashboard in a frame."""
+    target = None
+
+    def do_GET(self):
+        body = ('<!doctype html><title>bait</title><button>Win</button>'
+                '<iframe src="%s" width="1200" height="700"></iframe>' % self.target).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def card_value(pin, v):
     return 'document.querySelector("#pin-%s")?.dataset.value === "%d"' % (pin, v)
 
@@ -144,6 +163,20 @@ with Gpiows() as g:
     t.eq(names, ["led", "relay", "button", "quiet"], "every configured pin is a card, in order")
     t.ok(b.wait("A", '/^2 users online$/.test(document.querySelector("#users").textContent)', 3000),
          "A shows 2 users online")
+    # Another site frames the dashboard under a bait (clickjacking): the
+    # browser must refuse to show it, so it never connects.
+    site = http.server.HTTPServer(("127.0.0.1", 0), BaitPage)
+    BaitPage.target = url
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    b.call("open", page="F", url="http://localhost:%d/" % site.server_port)
+    time.sleep(2)
+    users = b.eval("B", 'document.querySelector("#users").textContent')
+    t.eq(users, "2 users online",
+         "a page of another site that frames the dashboard: the frame is refused, "
+         "no third user")
+    b.call("close", page="F")
+    site.shutdown()
+    site.server_close()
     t.ok(b.eval("B", '!!document.querySelector("#pin-button .press") && '
                      '!document.querySelector("#pin-led .press") && '
                      '!!document.querySelector("#pin-led button.toggle")'),

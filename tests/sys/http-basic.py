@@ -44,6 +44,13 @@ with Gpiows() as g:
     t.eq(h.get("content-type"), "text/html; charset=utf-8", "Content-Type of html")
     t.eq(h.get("content-length"), str(len(index)), "Content-Length is the file's size")
     t.ok("last-modified" in h, "Last-Modified is sent")
+    # No other site may frame the dashboard (a click on its bait would
+    # switch pins); the page loads nothing from elsewhere.
+    csp = [d.strip() for d in h.get("content-security-policy", "").split(";")]
+    t.ok("frame-ancestors 'none'" in csp and "default-src 'self'" in csp,
+         "Content-Security-Policy: default-src 'self', frame-ancestors 'none'", csp)
+    t.eq((h.get("x-frame-options"), h.get("referrer-policy")), ("DENY", "no-referrer"),
+         "X-Frame-Options: DENY, Referrer-Policy: no-referrer")
     st, h2, body = http(p, b"HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
     t.eq((st, body, h2.get("content-length")), (200, b"", str(len(index))), "HEAD: headers, no body")
     st, h304, _ = get(p, "/", "If-Modified-Since: %s\r\n" % h["last-modified"])
