@@ -227,27 +227,37 @@ static void
 hold_release(struct conn *c, int deliver)
 {
 	struct conn_hold	*h = c->c_hold;
+	uint64_t		 after;
 	size_t			 i;
 
 	if (h == NULL)
 		return;
 	c->c_hold = NULL;
 	hold_unqueue(h);
+	/*
+	 * In seq order: what was held came before the resume, what it
+	 * skipped after (a resume that failed replayed nothing, and then
+	 * all that was held goes).
+	 */
+	after = h->ch_replayed;
+	for (i = 0; i < h->ch_n; i++) {
+		/* seq 0: not a pin event, never part of a replay. */
+		if (deliver && (h->ch_items[i].h_seq == 0 ||
+		    h->ch_items[i].h_seq > h->ch_replayed)) {
+			conn_send_shared(c, h->ch_items[i].h_frame);
+			if (h->ch_items[i].h_seq > after)
+				after = h->ch_items[i].h_seq;
+		}
+		shared_frame_unref(h->ch_items[i].h_frame);
+	}
 	if (deliver && h->ch_skipped)
-		hold_catch_up(c, h->ch_replayed);
+		hold_catch_up(c, after);
+	free(h->ch_items);
+	free(h);
 	if (c->c_resuming) {
 		c->c_resuming = 0;
 		conn_input_resume(c);	/* what it sent after the resume */
 	}
-	for (i = 0; i < h->ch_n; i++) {
-		/* seq 0: not a pin event, never part of a replay. */
-		if (deliver && (h->ch_items[i].h_seq == 0 ||
-		    h->ch_items[i].h_seq > h->ch_replayed))
-			conn_send_shared(c, h->ch_items[i].h_frame);
-		shared_frame_unref(h->ch_items[i].h_frame);
-	}
-	free(h->ch_items);
-	free(h);
 }
 
 /* The events held while a new client might still resume: out now, in order. */
@@ -672,6 +682,8 @@ client_join(struct conn *c)
 	TAILQ_INSERT_TAIL(&wenv->w_clients, c, c_entry);
 	wenv->w_nclients++;
 	client_hello(c);
+	if (c->c_dead)		/* the hello did not fit: it has left */
+		return;
 	if ((h = calloc(1, sizeof(*h))) != NULL) {
 		h->ch_conn = c;
 		h->ch_until = mono_us() + HOLD_MS * 1000;

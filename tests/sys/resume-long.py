@@ -185,4 +185,34 @@ with Gpiows(extra="history 16\n") as g:
     o.close()
     r.close()
 
+    # The same, with a change held for the new client before its resume:
+    # that change is older than the one the resume skipped, and comes
+    # first, then the skipped one; in seq order, neither twice, so that a
+    # client applying them in order ends with the value the pin has.
+    o = RawWs(g.port)
+    r = RawWs(g.port)
+    o.request({"op": "toggle", "pin": "led"})      # held for r
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        o.send(frame(1, json.dumps({"op": "toggle", "pin": "led", "id": 2})))
+        r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
+        time.sleep(0.05)
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    msgs = []
+    try:
+        while True:
+            msgs.append(r.recv_json(timeout=1.0))
+    except Exception:
+        pass
+    led = o.request({"op": "get", "pin": "led"})["value"]
+    seqs = [m["seq"] for m in msgs if m.get("type") == "pin"]
+    shown = [m["value"] for m in msgs if m.get("type") == "pin" and m["pin"] == "led"]
+    t.ok(seqs == sorted(set(seqs)) and shown and shown[-1] == led,
+         "after history_gone, what was held, then what the resume skipped: seqs rising, "
+         "none twice, led last shown as it is (%d)" % led,
+         [(m.get("type"), m.get("pin"), m.get("seq"), m.get("value")) for m in msgs])
+    o.close()
+    r.close()
+
 t.done()
