@@ -363,6 +363,33 @@ mp_repeat(struct mp *mp, const json_t *o, int depth, struct step *s)
 }
 
 /*
+ * A name shown to every client, in running text: no control characters
+ * (C0, DEL, C1) and none of the marks that would turn the text after it
+ * around (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069).  s is
+ * UTF-8 (jansson has checked it).
+ */
+static int
+name_printable(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+
+	for (; p < end; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+		if (p[0] == 0xc2 && p + 1 < end && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 0;
+		if (p[0] == 0xd8 && p + 1 < end && p[1] == 0x9c)
+			return 0;
+		if (p[0] == 0xe2 && p + 2 < end && ((p[1] == 0x80 &&
+		    (p[2] == 0x8e || p[2] == 0x8f ||
+		    (p[2] >= 0xaa && p[2] <= 0xae))) ||
+		    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * One step: an object with exactly one member, named after the step.
  * depth is the number of repeats around it.
  */
@@ -504,6 +531,11 @@ mission_parse(const json_t *j, const struct mission_pins *pins,
 	/* Kept as a C string: a NUL would cut it short without a word. */
 	if (memchr(json_string_value(v), '\0', len) != NULL) {
 		mp_error(&mp, "must not contain NUL bytes");
+		goto fail;
+	}
+	if (!name_printable(json_string_value(v), len)) {
+		mp_error(&mp, "must not contain control characters or "
+		    "bidirectional formatting characters");
 		goto fail;
 	}
 	if ((spec->m_name = strdup(json_string_value(v))) == NULL) {
