@@ -882,6 +882,25 @@ conn_defer(struct conn *c, int opcode, const unsigned char *data, size_t len)
 	return 0;
 }
 
+/*
+ * The client is going (its close frame, the end of its stream): what it
+ * sent before is carried out all the same, now, past the inflight limit;
+ * the answers will find nobody to go to.  What one read brought in is all
+ * that can wait, so this is bounded.
+ */
+static void
+conn_run_deferred(struct conn *c)
+{
+	struct deferred	*d;
+
+	while (!c->c_dead && c->c_state == CONN_WS &&
+	    (d = TAILQ_FIRST(&c->c_deferred)) != NULL) {
+		TAILQ_REMOVE(&c->c_deferred, d, d_entry);
+		conn_message(c, d->d_opcode, d->d_data, d->d_len);
+		free(d);
+	}
+}
+
 /* What waits goes on while few requests are out and the output is short. */
 static void
 conn_ready_cb(evutil_socket_t fd, short what, void *arg)
@@ -981,6 +1000,7 @@ ws_on_close(void *arg, int code, const char *reason, size_t len)
 	struct conn	*c = arg;
 
 	/* Echo the code, as RFC 6455 5.5.1 asks, and stop. */
+	conn_run_deferred(c);
 	conn_close(c, code, "");
 	return 1;
 }
@@ -1114,11 +1134,12 @@ conn_sock_read(evutil_socket_t fd, short what, void *arg)
 		if (errno == EAGAIN || errno == EINTR)
 			return;
 		log_debug("client read: %s", strerror(errno));
-		conn_free(c);
-		return;
+		n = 0;
 	}
 	if (n == 0) {
-		conn_free(c);
+		conn_run_deferred(c);	/* it may drop c */
+		if (!c->c_dead)
+			conn_free(c);
 		return;
 	}
 	c->c_active = conn_now_ms();
@@ -1975,5 +1996,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		    c->c_state != CONN_HTTP ? "closing" :
 		    c->c_waiting ? "waiting for the helper" :
 		    c->c_deadline == 0 ? "answer not taken" : "request head");
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		conn_run_deferred(c);	/* it may drop c */
+		if (c->c_dead)
+			return;
+	}
 	conn_free(c);
 }

@@ -243,6 +243,41 @@ with Gpiows() as g:
         await a.close()
     asyncio.run(reload())
 
+# A client that goes at once after many messages (more than its 8 in
+# flight): each is carried out, after a close frame or the end of its
+# stream alike, on a route and on /ws.
+def sent_then_gone(port, path, msg, n, how):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" %
+               (path, base64.b64encode(os.urandom(16)).decode())).encode())
+    assert recv_head(s, 1).startswith(b"HTTP/1.1 101")
+    data = frame(1, msg) * n
+    if how == "close frame":
+        data += frame(8, struct.pack("!H", 1000))
+    s.sendall(data)
+    if how == "end of stream":
+        s.shutdown(socket.SHUT_WR)
+    else:
+        s.close()
+    return s
+
+
+with Gpiows() as g:
+    async def gone():
+        o = await Client.connect(g)
+        for path, msg, how in (("/pin/led/toggle", b"t", "close frame"),
+                               ("/pin/led/toggle", b"t", "end of stream"),
+                               ("/ws", b'{"op":"toggle","pin":"led"}', "close frame"),
+                               ("/ws", b'{"op":"toggle","pin":"led"}', "end of stream")):
+            s = await asyncio.get_running_loop().run_in_executor(
+                None, sent_then_gone, g.port, path, msg, 50, how)
+            got = [m for m in await o.quiet(1.0) if m.get("type") == "pin"]
+            s.close()
+            t.eq(len(got), 50, "50 toggles on %s, then at once its %s: all 50 done" % (path, how))
+        await o.close()
+    asyncio.run(gone())
+
 # max clients counts route clients; shutdown closes them with 1001.
 with Gpiows(extra="max clients 2\n") as g:
     async def limits():
