@@ -727,10 +727,24 @@
 
 	const ENDED = new Set(["done", "failed", "cancelled", "interrupted"]);
 
+	/* As many ended missions as a hello lists: a page left open on a
+	 * busy board does not grow without end, and counts as a new one. */
+	const KEEP_ENDED = 200;
+
 	function onMission(mi) {
 		const old = st.missions.get(mi.id);
+		/* (Before the merge below, which makes old the new state.) */
+		const changed = old === undefined || old.state !== mi.state;
 		st.missions.set(mi.id, Object.assign(old || {}, mi));
-		if (!old || old.state !== mi.state)
+		if (changed && ENDED.has(mi.state)) {
+			const ended = [...st.missions.values()].filter((m) => ENDED.has(m.state));
+			if (ended.length > KEEP_ENDED) {
+				ended.sort((a, b) => (a.ended || 0) - (b.ended || 0) || a.id - b.id);
+				for (const m of ended.slice(0, ended.length - KEEP_ENDED))
+					st.missions.delete(m.id);
+			}
+		}
+		if (changed)
 			announce("Mission " + mi.id + " “" + mi.name + "” " + mi.state +
 			    (mi.error ? ": " + mi.error : "."));
 		renderMissions();

@@ -272,6 +272,10 @@ with Gpiows() as g:
                      'const p = li && li.querySelector("progress"); '
                      'return li && li.dataset.state === "done" && p.value === p.max; })()' % sel, 15000),
          "C sees it end done, its progress full")
+    t.ok(b.wait("C", '/^Mission %d “blink led” done\\.$/.test(document.querySelector("#announce").textContent)'
+                % mid, 2000),
+         "and says so to screen readers (a change of state is announced)",
+         b.eval("C", 'document.querySelector("#announce").textContent'))
     t.ok(b.wait("C", '!document.querySelector("#pin-led button.toggle").disabled', 2000),
          "led's switch is enabled again in C")
     evs = b.eval("C", 'gpiows.events().filter(e => e.source === "mission:%d")' % mid)
@@ -386,6 +390,25 @@ with Gpiows() as g:
     t.eq((st["reconnects"], st["doubled"], st["missed"], st["gaps"]), (1, 0, 0, 0),
          "B: one reconnect, no change received twice, none missed, no hole")
     shot("B", "after-reconnect-desktop-light")
+
+    # ------------------------------- many missions, the page stays small
+    # 240 missions of 1 ms: the page keeps the 200 that ended last, as many
+    # as a hello lists, and counts as a page opened now would.
+    async def many_missions():
+        c = await Client.connect(g)
+        for k in range(30):
+            for j in range(8):
+                c.next_id += 1
+                await c.ws.send(json.dumps({"op": "mission.start", "id": c.next_id,
+                                            "mission": {"name": "short", "steps": [
+                                                {"sleep": {"ms": 1}}]}}))
+            for j in range(8):
+                await c.wait_for(lambda m: m.get("type") == "reply", 5)
+        await c.close()
+    run(many_missions())
+    t.ok(b.wait("B", '/^\\(0 active, 200 ended\\)$/.test(document.querySelector("#missions-count").textContent)', 5000),
+         "240 more missions end: B keeps 200 ended, as a hello lists",
+         b.eval("B", 'document.querySelector("#missions-count").textContent'))
 
     # -------------------------------- a reload, then gpiows restarted
     os.kill(g.proc.pid, signal.SIGHUP)
