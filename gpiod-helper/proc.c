@@ -440,7 +440,10 @@ proc_schedule_restart(struct child *c)
 	long		 ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec - c->c_started.tv_sec < 2)
+	/* To the millisecond: whole seconds made it 1 to 2 s, by chance. */
+	ms = (now.tv_sec - c->c_started.tv_sec) * 1000L +
+	    (now.tv_nsec - c->c_started.tv_nsec) / 1000000L;
+	if (ms < 2000)
 		c->c_fast_deaths++;
 	else
 		c->c_fast_deaths = 0;

@@ -78,4 +78,20 @@ with Gpiows() as g:
     g.wait_serving(timeout=5)
     restarted_in(t, time.monotonic() - t0, backoff_ms(g, mark), 500,
                  "after a second kill -9, wsd")
+
+# A wsd that dies 1.5 s after each start dies quickly (within 2 s), each
+# time: the back-off doubles, 250, 500, 1000, 2000 ms.
+with Gpiows() as g:
+    kids = g.wait_children()
+    time.sleep(2.5)                 # the first one ran long enough
+    waits = []
+    for i in range(5):
+        mark = len(g.logtext())
+        os.kill(kids["wsd"], signal.SIGKILL)
+        kids = g.wait_children(old={"wsd": kids["wsd"]})
+        if i > 0:
+            waits.append(backoff_ms(g, mark))
+        time.sleep(1.5)
+    t.eq(waits, [250, 500, 1000, 2000],
+         "wsd killed 1.5 s after each start: each death counts as quick, the back-off doubles")
 t.done()
