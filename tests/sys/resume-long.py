@@ -153,6 +153,27 @@ with Gpiows(extra="history 20000\nping interval 1\n") as g:
          "the reply, the client not closed for its unanswered pings",
          reply if not isinstance(reply, dict) else "%d replayed" % len(seqs))
 
+def behind_stopped_helper(g, o, change, r, since, pause, quiet):
+    """With the helper stopped, o asks for change and r resumes from
+    since (pause s apart); then the helper goes on: what r gets, until
+    quiet for quiet s."""
+    os.kill(g.proc.pid, signal.SIGSTOP)
+    try:
+        o.send(frame(1, json.dumps(change)))
+        time.sleep(pause)
+        r.send(frame(1, json.dumps({"op": "resume", "since": since, "id": 1})))
+        time.sleep(max(pause, 0.05))
+    finally:
+        os.kill(g.proc.pid, signal.SIGCONT)
+    msgs = []
+    try:
+        while True:
+            msgs.append(r.recv_json(timeout=quiet))
+    except Exception:
+        pass
+    return msgs
+
+
 # A resume that ends with history_gone: a change made while it was under
 # way (queued to the stopped helper just before it) was left to a replay
 # that did not come, so the current state follows the error.
@@ -161,20 +182,8 @@ with Gpiows(extra="history 16\n") as g:
     make_changes(g, 100)
     o = RawWs(g.port)
     r = RawWs(g.port)
-    os.kill(g.proc.pid, signal.SIGSTOP)
-    try:
-        o.send(frame(1, json.dumps({"op": "set", "pin": "relay", "value": 0, "id": 1})))
-        time.sleep(0.3)
-        r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
-        time.sleep(0.3)
-    finally:
-        os.kill(g.proc.pid, signal.SIGCONT)
-    msgs = []
-    try:
-        while True:
-            msgs.append(r.recv_json(timeout=1.5))
-    except Exception:
-        pass
+    msgs = behind_stopped_helper(g, o, {"op": "set", "pin": "relay", "value": 0, "id": 1},
+                                 r, first, 0.3, 1.5)
     replies = [m for m in msgs if m.get("type") == "reply"]
     code = replies[0].get("error", {}).get("code") if replies else None
     after = msgs[msgs.index(replies[0]) + 1:] if replies else []
@@ -192,19 +201,8 @@ with Gpiows(extra="history 16\n") as g:
     o = RawWs(g.port)
     r = RawWs(g.port)
     o.request({"op": "toggle", "pin": "led"})      # held for r
-    os.kill(g.proc.pid, signal.SIGSTOP)
-    try:
-        o.send(frame(1, json.dumps({"op": "toggle", "pin": "led", "id": 2})))
-        r.send(frame(1, json.dumps({"op": "resume", "since": first, "id": 1})))
-        time.sleep(0.05)
-    finally:
-        os.kill(g.proc.pid, signal.SIGCONT)
-    msgs = []
-    try:
-        while True:
-            msgs.append(r.recv_json(timeout=1.0))
-    except Exception:
-        pass
+    msgs = behind_stopped_helper(g, o, {"op": "toggle", "pin": "led", "id": 2},
+                                 r, first, 0, 1.0)
     led = o.request({"op": "get", "pin": "led"})["value"]
     seqs = [m["seq"] for m in msgs if m.get("type") == "pin"]
     shown = [m["value"] for m in msgs if m.get("type") == "pin" and m["pin"] == "led"]
