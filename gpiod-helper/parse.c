@@ -562,9 +562,10 @@ lex_clear(struct parser *ps)
 static int
 lex_line(struct parser *ps)
 {
-	size_t	 skip;
-	int	 bad = 0;
-	char	 c;
+	size_t		 skip;
+	int		 bad = 0;
+	char		 c;
+	unsigned char	 u;
 
 	lex_clear(ps);
 	if (ps->ps_pos >= ps->ps_len)
@@ -587,9 +588,17 @@ lex_line(struct parser *ps)
 		}
 		/* A comment is one physical line: no continuation in it. */
 		if (c == '#') {
-			while (ps->ps_pos < ps->ps_len &&
-			    ps->ps_buf[ps->ps_pos] != '\n')
-				ps->ps_pos++;
+			/* Control characters are no more allowed here. */
+			for (; ps->ps_pos < ps->ps_len &&
+			    (u = (unsigned char)ps->ps_buf[ps->ps_pos]) != '\n';
+			    ps->ps_pos++)
+				if (is_control(u) && !bad && !(u == '\r' &&
+				    ps->ps_pos + 1 < ps->ps_len &&
+				    ps->ps_buf[ps->ps_pos + 1] == '\n')) {
+					conf_error(ps, ps->ps_lineno,
+					    "invalid character 0x%02x", u);
+					bad = 1;
+				}
 			continue;
 		}
 		if (bad) {
@@ -1621,6 +1630,12 @@ conf_parse(const char *path)
 	    sizeof(why))) == NULL) {
 		fprintf(stderr, "%s: %s\n", path, why);
 		goto fail;
+	}
+	/* Invisible in the message a keyword with it would get. */
+	if (ps.ps_len >= 3 && memcmp(ps.ps_buf, "\xef\xbb\xbf", 3) == 0) {
+		conf_error(&ps, 1, "a byte order mark (U+FEFF) starts the file: "
+		    "save it without one");
+		ps.ps_pos = 3;
 	}
 	while ((r = lex_line(&ps)) != 0)
 		if (r == 1 && ps.ps_ntoks > 0)
