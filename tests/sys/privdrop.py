@@ -4,6 +4,7 @@ confined to their directory; started as an ordinary user, the helper warns
 and skips the drop (the children are still filtered)."""
 import os
 import subprocess
+import tempfile
 
 from gpiows_test import Gpiows, Tap, nobody, proc_status, HELPER, SANITIZERS
 
@@ -44,10 +45,15 @@ else:
 
 # As an ordinary user: warn, skip the drop, still sandboxed.
 if os.geteuid() == 0:
-    # nobody must reach the build tree to run it.
-    usable = subprocess.run(["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
-                             "--clear-groups", "--", HELPER, "-n", "-f", "/dev/null"],
-                            capture_output=True).returncode == 0
+    # nobody must reach the build tree to run it (an empty file is a
+    # good configuration; /dev/null is not a regular file).
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        empty = os.path.join(d, "empty.conf")
+        open(empty, "w").close()
+        usable = subprocess.run(["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+                                 "--clear-groups", "--", HELPER, "-n", "-f", empty],
+                                capture_output=True).returncode == 0
     if not usable:
         t.skip("ordinary user: warns and skips the drop",
                "user nobody cannot run %s (build tree not world-readable)" % HELPER)
