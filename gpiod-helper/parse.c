@@ -769,7 +769,6 @@ parse_statement(struct parser *ps)
 		expected(ps, t, "a statement keyword");
 }
 
-/* listen on ADDR port N [tls] */
 /*
  * What a listen address binds, as the helper binds it: "*" the wildcard
  * of each family, "localhost" 127.0.0.1 and ::1; an unused entry has
@@ -828,13 +827,15 @@ listen_overlap(const struct listen_addr la[LISTEN_ADDRS], const char *text)
 	return 0;
 }
 
+/* listen on ADDR port N [tls] */
 static void
 parse_listen(struct parser *ps)
 {
+	static const unsigned char v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct conf_listen	*l;
 	struct token		*t, *addr, *port, *tls;
 	struct listen_addr	 la[LISTEN_ADDRS];
-	struct in6_addr		 in6;
 	int			 lineno = ps->ps_toks[0].t_lineno, ok = 1;
 
 	if (!tok_kw(t = tok_next(ps), "on")) {
@@ -850,8 +851,8 @@ parse_listen(struct parser *ps)
 		conf_error(ps, addr->t_lineno, "invalid address \"%s\"",
 		    addr->t_text);
 		ok = 0;
-	} else if (inet_pton(AF_INET6, addr->t_text, &in6) == 1 &&
-	    IN6_IS_ADDR_V4MAPPED(&in6)) {
+	} else if (la[0].la_family == AF_INET6 &&
+	    memcmp(la[0].la_addr, v4mapped, sizeof(v4mapped)) == 0) {
 		/* Listeners on IPv6 take IPv6 only: it cannot be bound. */
 		conf_error(ps, addr->t_lineno, "invalid address \"%s\": an "
 		    "IPv4 address in IPv6 form; give it as IPv4", addr->t_text);

@@ -99,7 +99,6 @@ static void	client_broadcast_pin(const char *, size_t, uint64_t);
 static void	pending_free(struct pending *);
 static int	pin_event_print(char *, size_t, const char *,
 		    const struct ipc_pin_event *, int);
-static void	hold_flush(struct conn *, struct conn_hold *);
 
 /* A reply: the request's id when it had one, sent, released. */
 void

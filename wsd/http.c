@@ -256,16 +256,6 @@ http_limit_log(uint64_t *logged, const char *what)
 	log_warnx("%d connections not upgraded: %s", WSD_MAX_HTTP, what);
 }
 
-/*
- * Past WSD_MAX_HTTP, the oldest connection not being answered (idle between
- * requests, or still sending its head or its TLS handshake) makes room for
- * the new one, as an HTTP client must expect of a connection kept open, if
- * it has been connected for WSD_ROOM_MIN_MS: one just accepted, in the same
- * burst say, has had no chance to send its request yet.  So a client cannot
- * hold the slots by connecting and sending nothing, short of opening 1024
- * connections a second.  If none can make room, no listener accepts until
- * one goes.
- */
 /* An HTTP connection idle between requests, or still sending its head. */
 static int
 http_unanswered(struct conn *c)
@@ -285,13 +275,30 @@ http_timer(struct event **ev, event_callback_fn cb, unsigned int ms)
 	evtimer_add(*ev, &tv);
 }
 
+/* A connection went, or an answer did: accept again, and see. */
 static void
-http_room_cb(evutil_socket_t fd, short what, void *arg)
+http_room_again(void)
 {
 	http_full = 0;
 	listen_update();
 }
 
+static void
+http_room_cb(evutil_socket_t fd, short what, void *arg)
+{
+	http_room_again();
+}
+
+/*
+ * Past WSD_MAX_HTTP, the oldest connection not being answered (idle between
+ * requests, or still sending its head or its TLS handshake) makes room for
+ * the new one, as an HTTP client must expect of a connection kept open, if
+ * it has been connected for WSD_ROOM_MIN_MS: one just accepted, in the same
+ * burst say, has had no chance to send its request yet.  So a client cannot
+ * hold the slots by connecting and sending nothing, short of opening 1024
+ * connections a second.  If none can make room, no listener accepts until
+ * one goes.
+ */
 static void
 http_make_room(struct conn *new)
 {
@@ -327,8 +334,7 @@ conn_http_end(struct conn *c)
 	c->c_http = 0;
 	TAILQ_REMOVE(&httpq, c, c_hentry);
 	nhttp--;
-	http_full = 0;
-	listen_update();
+	http_room_again();
 }
 
 static void
@@ -353,6 +359,15 @@ listen_error(struct evconnlistener *l, void *arg)
 	accept_paused = 1;
 	listen_update();
 	http_timer(&ev_accept, listen_resume, WSD_ACCEPT_PAUSE_MS);
+}
+
+/* *ev freed if made, and NULL. */
+static void
+event_clear(struct event **ev)
+{
+	if (*ev != NULL)
+		event_free(*ev);
+	*ev = NULL;
 }
 
 int
@@ -391,18 +406,12 @@ http_free_listeners(void)
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;
-	if (ev_accept != NULL)
-		event_free(ev_accept);
-	ev_accept = NULL;
-	if (ev_room != NULL)
-		event_free(ev_room);
-	ev_room = NULL;
+	event_clear(&ev_accept);
+	event_clear(&ev_room);
 	http_full = 0;
 	accept_paused = 0;
 	listening = 1;			/* for listeners to come */
-	if (ev_ping != NULL)
-		event_free(ev_ping);
-	ev_ping = NULL;
+	event_clear(&ev_ping);
 	ping_ms = 0;
 }
 
@@ -436,12 +445,8 @@ http_shutdown(void)
 	while (!LIST_EMPTY(&lingering))
 		linger_end(LIST_FIRST(&lingering));
 	http_free_listeners();
-	if (ev_flush != NULL)
-		event_free(ev_flush);
-	ev_flush = NULL;
-	if (ev_ready != NULL)
-		event_free(ev_ready);
-	ev_ready = NULL;
+	event_clear(&ev_flush);
+	event_clear(&ev_ready);
 	free(fan_items);
 	fan_items = NULL;
 	fan_cap = 0;
@@ -1522,18 +1527,27 @@ http_not_modified(const struct http_req *r, time_t mtime)
 	return mtime <= since;
 }
 
+/* t as an IMF-fixdate, into buf of HTTP_DATE_SIZE bytes. */
+#define HTTP_DATE_SIZE	32
+static void
+http_date_format(time_t t, char *buf)
+{
+	struct tm	 tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, HTTP_DATE_SIZE, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
 /* The Date of an answer, made once a second. */
 const char *
 http_date(void)
 {
-	static char	 buf[32];
+	static char	 buf[HTTP_DATE_SIZE];
 	static time_t	 made = -1;
-	struct tm	 tm;
 	time_t		 now = time(NULL);
 
 	if (now != made) {
-		gmtime_r(&now, &tm);
-		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		http_date_format(now, buf);
 		made = now;
 	}
 	return buf;
@@ -1555,8 +1569,7 @@ http_file(struct conn *c, struct http_req *r)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->c_bev);
 	struct stat	 st;
-	struct tm	 tm;
-	char		 path[1024], lastmod[64];
+	char		 path[1024], lastmod[HTTP_DATE_SIZE];
 	int		 fd, head = strcmp(r->method, "HEAD") == 0;
 
 	if (http_path(r->target, path, sizeof(path)) == -1) {
@@ -1572,8 +1585,7 @@ http_file(struct conn *c, struct http_req *r)
 		http_error(c, 404, "Not Found", NULL);
 		return;
 	}
-	gmtime_r(&st.st_mtime, &tm);
-	strftime(lastmod, sizeof(lastmod), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	http_date_format(st.st_mtime, lastmod);
 	if (http_not_modified(r, st.st_mtime)) {
 		close(fd);
 		evbuffer_add_printf(out, "HTTP/1.1 304 Not Modified\r\n"
@@ -1966,11 +1978,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	    !c->c_waiting) {
 		/* The response has gone: the next head has its own deadline. */
 		c->c_deadline = conn_now() + WSD_HEAD_TIMEOUT;
-		if (http_full) {
-			/* c may make room now (http_make_room). */
-			http_full = 0;
-			listen_update();
-		}
+		if (http_full)
+			http_room_again();	/* c may make room now */
 		if (conn_head_deadline(c) == -1)
 			return;
 		bufferevent_enable(bev, EV_READ);
