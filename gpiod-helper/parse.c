@@ -897,6 +897,80 @@ parse_listen(struct parser *ps)
 }
 
 /*
+ * What is wrong with an origin, lowercased, or NULL: the form browsers
+ * serialise (RFC 6454), scheme://host[:port], since anything else never
+ * matches what they send.  A name is ASCII (browsers send an IDN's
+ * punycode), an IPv6 address is in brackets, a port is 1 to 65535 without
+ * leading zeros and not the scheme's default, which browsers leave out.
+ */
+static const char *
+origin_fault(const char *s)
+{
+	struct in6_addr	 a6;
+	const char	*host, *end, *port;
+	char		 buf[INET6_ADDRSTRLEN + 1];
+	long		 n;
+	int		 tls;
+
+	if (strcmp(s, "null") == 0)
+		return NULL;
+	if (strlen(s) >= GPIOWS_ORIGIN_MAX)
+		return "too long";
+	if (strncmp(s, "http://", 7) == 0) {
+		host = s + 7;
+		tls = 0;
+	} else if (strncmp(s, "https://", 8) == 0) {
+		host = s + 8;
+		tls = 1;
+	} else
+		return "\"null\" or http[s]://host[:port], no path";
+	if (*host == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return "no \"]\" after the IPv6 address";
+		if ((size_t)(end - host - 1) >= sizeof(buf))
+			return "not an IPv6 address in brackets";
+		memcpy(buf, host + 1, (size_t)(end - host - 1));
+		buf[end - host - 1] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return "not an IPv6 address in brackets";
+		end++;
+	} else {
+		for (end = host; (*end >= 'a' && *end <= 'z') ||
+		    (*end >= '0' && *end <= '9') || *end == '.' ||
+		    *end == '-' || *end == '_'; end++)
+			;
+		if (end == host)
+			return strchr(host + 1, ':') != NULL ?
+			    "no host; an IPv6 address goes "
+			    "in brackets" : "no host";
+		if (*end != '\0' && *end != ':') {
+			if (strchr("/?#", *end) != NULL)
+				return "\"null\" or http[s]://host[:port], "
+				    "no path";
+			if ((unsigned char)*end >= 0x80)
+				return "a name outside ASCII: browsers send "
+				    "its xn-- form";
+			return "not a host name";
+		}
+	}
+	if (*end == '\0')
+		return NULL;
+	if (*end != ':')
+		return "\"null\" or http[s]://host[:port], no path";
+	port = end + 1;
+	if (*port == '0' && port[1] != '\0')
+		return "a port with a leading zero";
+	if (*port < '1' || *port > '9' || strspn(port, "0123456789") !=
+	    strlen(port) || strlen(port) > 5 || (n = strtol(port, NULL, 10)) >
+	    65535)
+		return "port not 1 to 65535";
+	if (n == (tls ? 443 : 80))
+		return tls ? "browsers leave the default port 443 out" :
+		    "browsers leave the default port 80 out";
+	return NULL;
+}
+
+/*
  * origin "null" | origin "http[s]://host[:port]": an origin wsd accepts for
  * WebSocket connections from browsers.  Kept as written, lowercased, since
  * browsers send them serialised that way.
@@ -906,7 +980,7 @@ parse_origin(struct parser *ps)
 {
 	struct conf_origin	*o;
 	struct token		*t;
-	const char		*host;
+	const char		*why;
 	char			*s, *p;
 	int			 lineno = ps->ps_toks[0].t_lineno;
 
@@ -923,13 +997,9 @@ parse_origin(struct parser *ps)
 	for (p = s; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p += 'a' - 'A';
-	host = strncmp(s, "http://", 7) == 0 ? s + 7 :
-	    strncmp(s, "https://", 8) == 0 ? s + 8 : NULL;
-	if (strcmp(s, "null") != 0 && (host == NULL || *host == '\0' ||
-	    strpbrk(host, "/?#@ \t") != NULL ||
-	    strlen(s) >= GPIOWS_ORIGIN_MAX)) {
-		conf_error(ps, lineno, "invalid origin \"%s\" (\"null\" or "
-		    "http[s]://host[:port], no path)", t->t_text);
+	if ((why = origin_fault(s)) != NULL) {
+		conf_error(ps, lineno, "invalid origin \"%s\" (%s)",
+		    t->t_text, why);
 		free(s);
 		return;
 	}
