@@ -578,13 +578,14 @@ client_hello_dumps(void)
 	json_t	*msg;
 	char	*s;
 
-	msg = json_pack("{s:s, s:i, s:o, s:O, s:i, s:I}",
+	msg = json_pack("{s:s, s:i, s:o, s:O, s:i, s:I, s:I}",
 	    "type", "hello",
 	    "protocol", PROTOCOL_VERSION,
 	    "pins", client_pins_json(),
 	    "missions", wenv->w_missions,
 	    "users", (int)wenv->w_nclients,
-	    "seq", (json_int_t)wenv->w_seq);
+	    "seq", (json_int_t)wenv->w_seq,
+	    "ping_interval", (json_int_t)wenv->w_ping_interval);
 	if (msg == NULL) {
 		log_warnx("cannot build hello");
 		return NULL;
@@ -1372,6 +1373,10 @@ client_message(struct conn *c, int opcode, const unsigned char *data,
 		client_mission_cancel(c, req, id);
 	else if (strcmp(op, "resume") == 0)
 		client_resume(c, req, id);
+	else if (strcmp(op, "ping") == 0)
+		/* Browsers cannot send a WebSocket ping: this is theirs. */
+		client_send_reply(c, json_pack("{s:s, s:b}", "type", "reply",
+		    "ok", 1), id);
 	else
 		client_reply_error(c, id, "unknown_op", "unknown op \"%.64s\"",
 		    op);

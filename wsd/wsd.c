@@ -152,6 +152,7 @@ wsd_settings(const struct ipc_msg *msg)
 	wenv->w_origins_expected = ws.norigins;
 	wenv->w_max_clients = ws.max_clients;
 	wenv->w_max_message = ws.max_message;
+	wenv->w_ping_interval = ws.ping_interval;
 	http_ping_interval(ws.ping_interval);
 }
 

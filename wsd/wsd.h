@@ -113,6 +113,7 @@ struct wsd_env {
 	int			 w_ready;	/* a pin table is complete */
 	unsigned int		 w_max_clients;
 	unsigned int		 w_max_message;
+	unsigned int		 w_ping_interval;	/* s, 0: none */
 	char			**w_origins;	/* allowed; none: the Host's own */
 	unsigned int		 w_norigins;
 	unsigned int		 w_origins_expected;

@@ -17,6 +17,7 @@
 	const REPLY_TIMEOUT_MS = 10000;
 	const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 5000];
 	const HISTORY = 3000;		/* changes a new page asks for */
+	const QUIET_MAX_MS = 15000;	/* longest silence before a ping */
 
 	const st = {
 		ws: null,
@@ -43,6 +44,9 @@
 		skew: null,		/* local us - server us, smallest seen */
 		attempts: 0,
 		timer: null,
+		quietMs: QUIET_MAX_MS,	/* silence after which to ping */
+		heardAt: 0,		/* performance.now() of the last message */
+		pingedAt: null,		/* when the unanswered ping went */
 		reconnects: 0,
 		doubled: 0,		/* pin messages dropped as already had */
 		missed: 0,		/* times changes were lost (history_gone) */
@@ -192,9 +196,14 @@
 		}
 		st.ws = ws;
 		st.gotHello = false;
+		st.heardAt = performance.now();
+		st.pingedAt = null;
 		ws.onmessage = (e) => {
-			if (st.ws === ws)
-				onMessage(e.data);
+			if (st.ws !== ws)
+				return;
+			st.heardAt = performance.now();
+			st.pingedAt = null;
+			onMessage(e.data);
 		};
 		ws.onclose = () => {
 			if (st.ws !== ws)
@@ -202,6 +211,38 @@
 			st.ws = null;
 			lost();
 		};
+	}
+
+	/*
+	 * A server that is stopped, or cut off without a close (a board
+	 * unplugged, a network that dropped), leaves the socket open and
+	 * silent for as long as TCP cares to wait.  So: after quietMs
+	 * without a message, a ping; after as long again, or with no hello
+	 * within twice that, the connection is taken as lost, like the server
+	 * does with its clients (gpiows-protocol(7), "ping").
+	 */
+	function heartbeat() {
+		const ws = st.ws;
+		if (ws === null)
+			return;
+		const now = performance.now();
+		const quiet = now - st.heardAt;
+		if ((st.pingedAt !== null && now - st.pingedAt >= st.quietMs) ||
+		    (!st.gotHello && quiet >= 2 * st.quietMs)) {
+			st.ws = null;
+			ws.onmessage = null;
+			ws.onclose = null;
+			try {
+				ws.close();
+			} catch (e) {
+				/* closing is all that is wanted */
+			}
+			lost();
+		} else if (st.gotHello && st.pingedAt === null &&
+		    quiet >= st.quietMs && ws.readyState === WebSocket.OPEN) {
+			st.pingedAt = now;
+			ws.send('{"op":"ping"}');
+		}
 	}
 
 	function lost() {
@@ -306,6 +347,9 @@
 	function onHello(m) {
 		const first = !st.gotHello;
 		st.gotHello = true;
+		const every = Number.isInteger(m.ping_interval) &&
+		    m.ping_interval > 0 ? m.ping_interval * 1000 : QUIET_MAX_MS;
+		st.quietMs = Math.min(every, QUIET_MAX_MS);
 		if (first) {
 			/* Resume before anything else: the server holds live
 			 * messages until this first request, so nothing is
@@ -1500,4 +1544,8 @@
 	setupEditor();
 	setupDiagram();
 	connect();
+	(function tick() {
+		heartbeat();
+		setTimeout(tick, Math.max(250, st.quietMs / 4));
+	})();
 })();

@@ -484,5 +484,30 @@ with Gpiows() as g:
          outside)
     errs = [e for e in b.call("close", page="B") if "WebSocket connection to" not in e]
     t.eq(errs, [], "no script errors in B (but the refused reconnects)")
-    b.quit()
+
+# ------------------------------------------ a server that stops answering
+# A stopped wsd (or a board cut off without a close) leaves the socket
+# open and silent: only the page's own ping (op "ping") can find it.
+with Gpiows(extra="ping interval 1\n") as g:
+    b.call("open", page="H", url="http://127.0.0.1:%d/" % g.port)
+    t.ok(b.wait("H", CONNECTED), "page H connects to a gpiows with ping interval 1")
+    time.sleep(4)
+    st = b.eval("H", "gpiows.state()")
+    t.ok(st["conn"] == "connected" and st["reconnects"] == 0,
+         "an idle page stays connected through 4 ping intervals", st)
+    wsd = g.children()["wsd"]
+    os.kill(wsd, signal.SIGSTOP)
+    try:
+        down = b.wait("H", '!document.querySelector("#banner").hidden && '
+                           'document.body.dataset.conn !== "connected"', 6000)
+    finally:
+        os.kill(wsd, signal.SIGCONT)
+    t.ok(down, "wsd stopped: H shows the disconnected banner within 6 s")
+    t.ok(b.wait("H", CONNECTED + ' && document.querySelector("#banner").hidden && '
+                     'gpiows.state().reconnects === 1', 15000),
+         "when wsd goes on, H reconnects by itself")
+    t.eq(g.children().get("wsd"), wsd, "the same wsd throughout")
+    errs = [e for e in b.call("close", page="H") if "WebSocket connection to" not in e]
+    t.eq(errs, [], "no script errors in H (but the refused reconnects)")
+b.quit()
 t.done()

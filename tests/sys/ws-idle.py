@@ -99,6 +99,20 @@ with Gpiows(extra="ping interval 1\n") as g:
          "another ping, not a close", f)
     chatty.close()
 
+    # Browsers cannot send a WebSocket ping: the protocol's own, and the
+    # interval it should be sent after.
+    pinger = RawWs(g.port)
+    t.eq(pinger.hello.get("ping_interval"), 1,
+         "the hello gives the ping interval of the configuration")
+    pinger.send(frame(1, '{"op":"ping","id":"hb"}'))
+    try:
+        r = pinger.recv_reply("hb")
+    except (OSError, Closed) as e:
+        r = repr(e)
+    t.eq(r, {"type": "reply", "id": "hb", "ok": True},
+         "op ping is answered with a bare ok reply and its id")
+    pinger.close()
+
     # A client that keeps talking is never pinged.
     busy = RawWs(g.port)
     pinged = False
@@ -143,6 +157,8 @@ with Gpiows(extra="ping interval 1\n") as g:
 
 with Gpiows(extra="ping interval 0\n") as g:
     quiet = RawWs(g.port)
+    t.eq(quiet.hello.get("ping_interval"), 0,
+         "ping interval 0: the hello says 0")
     try:
         f = next_control(quiet, 3.0)
     except socket.timeout:
