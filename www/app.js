@@ -1540,6 +1540,16 @@
 		if (st.ws === null)
 			connect();
 	});
+	/* What the keyboard focuses or a link scrolls to stops below the
+	 * sticky header and banner, not under them (WCAG 2.4.11). */
+	const sticky = document.querySelector(".sticky");
+	const padTop = () => {
+		document.documentElement.style.scrollPaddingTop =
+		    sticky.offsetHeight + 8 + "px";
+	};
+	if (window.ResizeObserver)
+		new ResizeObserver(padTop).observe(sticky);
+	padTop();
 	setupTabs();
 	setupEditor();
 	setupDiagram();

@@ -419,12 +419,31 @@ with Gpiows() as g:
 
     # The whole of gpiows stops and starts again: the changes made
     # meanwhile are not kept (history_gone), and B says so.
+    b.call("open", page="P", url=url, width=360, height=740)
+    t.ok(b.wait("P", CONNECTED), "a phone-sized page P connects")
     g.stop()
     g.logf.close()
     bad = [l for l in g.logtext().splitlines() if any(r in l for r in REPORTS)]
     t.ok(not bad, "no sanitizer or sandbox reports before the restart", "\n".join(bad[:20]))
     t.ok(b.wait("B", '!document.querySelector("#banner").hidden', 3000),
          "B shows the banner while gpiows is stopped")
+    # On a phone the header and banner take a quarter of the screen: a
+    # control the keyboard moves to must not stay hidden under them.
+    t.ok(b.wait("P", '!document.querySelector("#banner").hidden', 3000),
+         "and so does P")
+    b.eval("P", '(() => { const e = document.querySelector("#pin-relay button.toggle");'
+                ' window.scrollBy(0, e.getBoundingClientRect().top - '
+                'document.querySelector(".sticky").getBoundingClientRect().bottom + 20);'
+                ' document.querySelector("#pin-led button.toggle").focus({preventScroll: true}); })()')
+    b.call("press", page="P", key="Tab")
+    under = b.eval("P", '[document.activeElement.closest(".card")?.id, '
+                        'document.activeElement.getBoundingClientRect().top, '
+                        'document.querySelector(".sticky").getBoundingClientRect().bottom]')
+    t.ok(under[0] == "pin-relay" and under[1] >= under[2],
+         "P, 360 px: Tab to relay's switch, half under the banner, scrolls it "
+         "out from under it (top %.0f, banner's bottom %.0f)" % tuple(under[1:]), under)
+    errs = [e for e in b.call("close", page="P") if "WebSocket connection to" not in e]
+    t.eq(errs, [], "no script errors in P")
     # (Playwright clicks only what is not aria-disabled: the keyboard, then.)
     b.eval("B", 'document.querySelector("#pin-led button.toggle").focus()')
     b.call("press", page="B", key="Enter")
