@@ -3,6 +3,7 @@ open, the other clients are not disturbed.  Protocol violations close with
 the RFC 6455 code and wsd keeps serving everybody else."""
 import asyncio
 import base64
+import json
 import os
 import socket
 import struct
@@ -18,6 +19,8 @@ CASES = [
     ('{"op":"set","pin":"nosuch","value":1}', "unknown_pin", ["nosuch"]),
     ('{"op":"get","pin":"nosuch"}', "unknown_pin", ["nosuch"]),
     ('{"op":"set","pin":"led","value":2}', "bad_value", ["0 or 1"]),
+    ('{"op":"get","pin":"led","id":9223372036854775808}', "bad_json", ["integer"]),
+    ('{"op":"get","pin":"led","id":1e400}', "bad_json", ["overflow"]),
     ('{"op":"set","pin":"led","value":"1"}', "bad_value", ["0 or 1"]),
     ('{"op":"set","pin":"led","value":true}', "bad_value", ["0 or 1"]),
     ('{"op":"set","pin":"led","value":1.0}', "bad_value", ["0 or 1"]),
@@ -114,6 +117,13 @@ async def main(g):
         t.ok(ok, "%-45s -> %s" % (text[:45], code), r)
     r = await a.request({"op": "frobnicate"})
     t.eq(r["id"], a.next_id, "an error reply carries the request's id")
+    # An id is any JSON value, given back as the same value.
+    for rid in ('{"a":[1,null,true]}', '"\\u00e9\\n"', "0.1", "null", "[]",
+                "-9223372036854775808", "1E2"):
+        await a.ws.send('{"op":"get","pin":"led","id":%s}' % rid)
+        r = await a.wait_for(lambda m: m.get("type") == "reply")
+        t.ok(r.get("ok") is True and "id" in r and r["id"] == json.loads(rid),
+             "id %s comes back as the same value" % rid, r)
     await a.ws.send(b"\x00\x01binary")
     r = await a.wait_for(lambda m: m.get("type") == "reply")
     t.eq(r["error"]["code"], "binary_unsupported", "a binary frame gets an error reply")
