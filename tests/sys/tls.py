@@ -5,12 +5,14 @@ client pipelining faster than it reads served at its own pace, and a
 certificate renewed by SIGHUP without dropping clients, and kept for
 TLS listeners that outlive their statement until a restart."""
 import asyncio
+import base64
 import json
 import logging
 import os
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -19,7 +21,8 @@ import warnings
 
 import websockets
 
-from gpiows_test import SRCDIR, Client, Gpiows, Tap, free_port, handshake_status
+from gpiows_test import SRCDIR, Client, Gpiows, Tap, free_port, handshake_status, recv_head
+from rawws import RawWs, frame
 
 t = Tap()
 # TLS 1.0 and 1.1 are deprecated: that is what is tested.
@@ -267,6 +270,49 @@ with Gpiows(www=www, extra='listen on 127.0.0.1 port %d tls\ntls certificate "%s
     s.close()
     t.eq((status, headers.get("content-length"), body), ("HTTP/1.1 200 OK", str(len(index)), b""),
          "https HEAD /: the length, no body")
+
+    # A wss client that goes at once after more messages than its 8 in
+    # flight: each is carried out, whether it ends with a close frame, a
+    # close_notify or a bare TCP close (what the bufferevent sees as EOF or
+    # as an error).
+    def wss_sent_then_gone(path, msg, how, n=50):
+        s = tls_connect(tport, client_ctx(cert))
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" %
+                   (path, base64.b64encode(os.urandom(16)).decode())).encode())
+        if not recv_head(s, 1).startswith(b"HTTP/1.1 101"):
+            return "no 101"
+        data = frame(1, msg) * n
+        if how == "a close frame":
+            data += frame(8, struct.pack("!H", 1000))
+        s.sendall(data)
+        if how == "a close_notify":
+            s.setblocking(False)
+            try:
+                s.unwrap()      # sends it; the answer is not waited for
+            except (ssl.SSLWantReadError, OSError):
+                pass
+            s.setblocking(True)
+        if how != "a close frame":
+            s.shutdown(socket.SHUT_WR)
+        return s
+
+    watcher = RawWs(g.port)
+    for path, msg in (("/pin/led/toggle", b"t"), ("/ws", b'{"op":"toggle","pin":"led"}')):
+        for how in ("a close frame", "a close_notify", "a TCP close"):
+            s = wss_sent_then_gone(path, msg, how)
+            got = 0
+            try:
+                while True:
+                    if watcher.recv_json(1.0).get("type") == "pin":
+                        got += 1
+            except socket.timeout:
+                pass
+            if not isinstance(s, str):
+                s.close()
+            t.eq(got, 50, "wss: 50 toggles on %s, then at once %s: all 50 done" % (path, how))
+    watcher.close()
 
     # Versions: 1.2 and 1.3 in, 1.0 and 1.1 out.
     control = Control(cert, key)
