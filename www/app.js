@@ -237,6 +237,9 @@
 			} catch (e) {
 				/* closing is all that is wanted */
 			}
+			/* The banner's "since": when it was last heard. */
+			if (st.gotHello && st.downSince === null)
+				st.downSince = serverNowUs() - quiet * 1000;
 			lost();
 		} else if (st.gotHello && st.pingedAt === null &&
 		    quiet >= st.quietMs && ws.readyState === WebSocket.OPEN) {

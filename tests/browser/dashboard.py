@@ -15,6 +15,7 @@ import asyncio
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -516,12 +517,18 @@ with Gpiows(extra="ping interval 1\n") as g:
          "an idle page stays connected through 4 ping intervals", st)
     wsd = g.children()["wsd"]
     os.kill(wsd, signal.SIGSTOP)
+    stopped = time.strftime("%H:%M:%S")
     try:
         down = b.wait("H", '!document.querySelector("#banner").hidden && '
                            'document.body.dataset.conn !== "connected"', 6000)
+        text = b.eval("H", 'document.querySelector("#banner-text").textContent')
     finally:
         os.kill(wsd, signal.SIGCONT)
     t.ok(down, "wsd stopped: H shows the disconnected banner within 6 s")
+    since = re.search(r"since (\d\d:\d\d:\d\d)", text)
+    t.ok(since and since.group(1) <= stopped,
+         "its \"since\" is when wsd was last heard, not when the page noticed "
+         "(stopped at %s)" % stopped, text)
     t.ok(b.wait("H", CONNECTED + ' && document.querySelector("#banner").hidden && '
                      'gpiows.state().reconnects === 1', 15000),
          "when wsd goes on, H reconnects by itself")
