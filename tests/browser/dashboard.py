@@ -508,23 +508,23 @@ with Gpiows() as g:
 # ------------------------------------------ a server that stops answering
 # A stopped wsd (or a board cut off without a close) leaves the socket
 # open and silent: only the page's own ping (op "ping") can find it.
-with Gpiows(extra="ping interval 1\n") as g:
+with Gpiows(extra="ping interval 2\n") as g:
     b.call("open", page="H", url="http://127.0.0.1:%d/" % g.port)
-    t.ok(b.wait("H", CONNECTED), "page H connects to a gpiows with ping interval 1")
-    time.sleep(4)
+    t.ok(b.wait("H", CONNECTED), "page H connects to a gpiows with ping interval 2")
+    time.sleep(6)
     st = b.eval("H", "gpiows.state()")
     t.ok(st["conn"] == "connected" and st["reconnects"] == 0,
-         "an idle page stays connected through 4 ping intervals", st)
+         "an idle page stays connected through 3 ping intervals", st)
     wsd = g.children()["wsd"]
     os.kill(wsd, signal.SIGSTOP)
     stopped = time.strftime("%H:%M:%S")
     try:
         down = b.wait("H", '!document.querySelector("#banner").hidden && '
-                           'document.body.dataset.conn !== "connected"', 6000)
+                           'document.body.dataset.conn !== "connected"', 9000)
         text = b.eval("H", 'document.querySelector("#banner-text").textContent')
     finally:
         os.kill(wsd, signal.SIGCONT)
-    t.ok(down, "wsd stopped: H shows the disconnected banner within 6 s")
+    t.ok(down, "wsd stopped: H shows the disconnected banner within 9 s")
     since = re.search(r"since (\d\d:\d\d:\d\d)", text)
     t.ok(since and since.group(1) <= stopped,
          "its \"since\" is when wsd was last heard, not when the page noticed "
