@@ -98,11 +98,13 @@ sim_pull(struct chip *ch, struct pin *p, int level)
 	new = level ^ p->p_conf->p_active_low;
 	if (old == new)
 		return 0;
+	/*
+	 * A direction it does not watch changes the line only, as on a real
+	 * chip: the pin keeps the value of its last reported change.
+	 */
 	edge = new ? EDGE_RISING : EDGE_FALLING;
 	if (p->p_conf->p_edge & edge)
 		pins_edge(p, new, real_us());
-	else
-		p->p_value = new;	/* not watched: no event, as on a real chip */
 	return 0;
 }
 

@@ -529,8 +529,14 @@ pins_history(uint64_t since, uint32_t max,
  * Software debounce (libgpiod 1.6 has no kernel debounce): the first edge
  * goes out at once with its kernel time; edges in the next debounce ms are
  * swallowed; when the window closes, the line is read, and a level other
- * than the one reported goes out as one more edge event.  A press is seen
- * at once, its bounces are not, and the final level is never missed.
+ * than the one reported goes out as one more edge event, if its edge is
+ * watched.  A press is seen at once, its bounces are not, and the final
+ * level is never missed.
+ *
+ * p_value is always the value of the pin's last reported change (or the
+ * one read when the line was taken), the value its seq names: a change in
+ * a direction the pin does not watch leaves it, so that hello and the HTTP
+ * API never show a value without the change that made it.
  */
 static void
 pins_debounce_cb(evutil_socket_t fd, short what, void *arg)
@@ -544,13 +550,8 @@ pins_debounce_cb(evutil_socket_t fd, short what, void *arg)
 		p->p_bouncing = 0;
 		return;
 	}
-	if (value == p->p_value) {
-		p->p_bouncing = 0;
-		return;
-	}
-	/* A direction it does not watch is followed, not reported. */
-	if ((p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING)) == 0) {
-		p->p_value = value;
+	if (value == p->p_value ||
+	    (p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING)) == 0) {
 		p->p_bouncing = 0;
 		return;
 	}
@@ -580,8 +581,6 @@ pins_settle_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (p->p_conf->p_edge & (value ? EDGE_RISING : EDGE_FALLING))
 		pins_change(p, value, real_us(), IPC_SRC_EDGE, 0);
-	else
-		p->p_value = value;
 }
 
 void
@@ -608,8 +607,14 @@ pins_edge(struct pin *p, int value, uint64_t ts_us)
 		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
 		return;
 	}
+	/*
+	 * On a pin that watches both edges, an edge to the value already
+	 * reported was reported by the read that closed the last window.  On
+	 * a pin that watches one, each edge is a press: the value is always
+	 * the same, and the way back was not seen.
+	 */
 	p->p_bouncing = 1;
-	if (value != p->p_value)
+	if (p->p_conf->p_edge != EDGE_BOTH || value != p->p_value)
 		pins_change(p, value, ts_us, IPC_SRC_EDGE, 0);
 	tv.tv_sec = p->p_conf->p_debounce_ms / 1000;
 	tv.tv_usec = (p->p_conf->p_debounce_ms % 1000) * 1000;

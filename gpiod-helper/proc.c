@@ -687,9 +687,12 @@ proc_request(struct child *c, uint16_t type, uint32_t id,
 			proc_reply(c, id, IPC_E_NOT_INPUT, p->p_value, 0);
 			return;
 		}
+		/* The value after the pull is the line's, as get reads it. */
 		seq = env->h_seq;
 		ch->ch_ops->pull(ch, p, req->value);
-		proc_reply(c, id, IPC_OK, p->p_value,
+		if (ch->ch_ops->get(ch, p, &value) == -1)
+			value = p->p_value;
+		proc_reply(c, id, IPC_OK, value,
 		    env->h_seq != seq ? env->h_seq : 0);
 		return;
 	}

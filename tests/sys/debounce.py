@@ -1,11 +1,13 @@
 """Software debounce on a simulated input: the first edge at once, its
-bounces swallowed, the level the line settles at always reported.
+bounces swallowed, the level the line settles at always reported (on a pin
+that watches both edges; one that watches one reports each press once).
 
 Each burst of pulls is sent whole before its replies are read, so that its
 edges fall well inside the window even when the daemons run slowly (the
 sanitizer build, two tests at a time)."""
 import asyncio
 import json
+import signal
 import time
 
 from gpiows_test import Client, Gpiows, Tap
@@ -30,9 +32,12 @@ async def pulls(a, pin, levels):
         a.next_id += 1
         ids.append(a.next_id)
         await a.ws.send(json.dumps({"op": "sim.pull", "pin": pin, "value": v, "id": a.next_id}))
+    values = []
     for i in ids:
         r = await a.wait_for(lambda m, i=i: m.get("type") == "reply" and m.get("id") == i, 5)
         assert r["ok"], r
+        values.append(r["value"])
+    return values
 
 
 async def arrival(c, pred):
@@ -71,7 +76,8 @@ with Gpiows(pins=PINS) as g:
         r = await a.request({"op": "get", "pin": "key"})
         t.eq(r["value"], 0, "and get agrees")
         # 1 then 0 within the window: the first edge, then the settled level.
-        await pulls(a, "key", [1, 0])
+        got = await pulls(a, "key", [1, 0])
+        t.eq(got, [1, 0], "each pull's reply has the value after it, inside the window too")
         await o.quiet(SETTLE)
         ev = events(o, "key")
         t.eq([m["value"] for m in ev], [1, 0, 1, 0],
@@ -85,6 +91,24 @@ with Gpiows(pins=PINS) as g:
         t.eq([m["value"] for m in events(o, "up")], [1], "rising only: the fall is not reported")
         r = await a.request({"op": "get", "pin": "up"})
         t.eq(r["value"], 0, "but get reads the level it settled at")
+        # The next press after that unseen release, bouncing: one event
+        # more, none when the window closes on the level already reported.
+        await pulls(a, "up", [1, 0, 1])
+        await o.quiet(SETTLE)
+        ev = events(o, "up")
+        t.eq([m["value"] for m in ev], [1, 1],
+             "rising only: a second press that bounces 1 0 1 is one event more")
+        await pulls(a, "up", [0])
+        await o.quiet(SETTLE)
+        # The pin's value is that of its last change, whatever the line
+        # did since without a message: across a reload too, which sends
+        # the pins afresh.
+        g.proc.send_signal(signal.SIGHUP)
+        h = await o.wait_for(lambda m: m.get("type") == "hello", 5)
+        up = [p for p in h["pins"] if p["name"] == "up"][0]
+        t.eq((up["value"], up["seq"]), (1, ev[-1]["seq"]),
+             "after an unreported fall and a reload, hello still has up at 1 with "
+             "the seq of that change")
         await a.close()
         await o.close()
     asyncio.run(run())

@@ -1,5 +1,7 @@
 """sim.pull drives a simulated input; edges reach every client as events."""
 import asyncio
+import signal
+
 from gpiows_test import Client, Gpiows, Tap
 
 t = Tap()
@@ -36,6 +38,13 @@ async def main(g):
     t.eq([m for m in quiet if m.get("type") == "pin"], [], "no edge event for an unwatched input")
     r = await a.request({"op": "get", "pin": "quiet"})
     t.eq(r["value"], 1, "get reads the unwatched input's new level")
+    # The pins go out afresh at a reload: quiet has had no change.
+    g.proc.send_signal(signal.SIGHUP)
+    h = await b.wait_for(lambda m: m.get("type") == "hello", 5)
+    q = [p for p in h["pins"] if p["name"] == "quiet"][0]
+    t.eq((q["value"], q["seq"], q["source"]), (0, 0, "init"),
+         "after a reload, hello has quiet as it was taken (0, seq 0, init), "
+         "not the level no message told")
 
     r = await a.request({"op": "sim.pull", "pin": "led", "value": 1})
     t.eq((r["ok"], r["error"]["code"]), (False, "not_input"), "sim.pull on an output: not_input")
