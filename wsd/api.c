@@ -385,7 +385,7 @@ api_request(struct conn *c, const struct api_req *r)
 	}
 	if (put && !r->ar_origin_ok) {
 		api_printable(name, sizeof(name), r->ar_origin);
-		log_info("API PUT from origin %s refused", name);
+		http_log_refused_origin("API PUT", name);
 		api_error(c, 403, NULL, "forbidden_origin", "Origin: a page "
 		    "from \"%s\" may not change pins", name);
 		return;

@@ -438,6 +438,49 @@ http_free_conns(void)
 		conn_free(TAILQ_FIRST(&conns));
 }
 
+/*
+ * Refused origins are logged, but at most ORIGIN_LOG_MAX in ORIGIN_LOG_MS:
+ * any page a visitor opens can make them, as fast as wsd answers (61,000
+ * lines a second with pipelined PUTs), which would fill the journal.  What
+ * is left out is counted, and the count logged when the period ends.
+ */
+#define ORIGIN_LOG_MAX	10
+#define ORIGIN_LOG_MS	10000
+
+static struct event	*ev_origin_log;
+static unsigned int	 origin_logged, origin_unlogged;
+
+static void
+origin_log_end(evutil_socket_t fd, short what, void *arg)
+{
+	if (origin_unlogged > 0)
+		log_info("%u more refused origins in %d s not logged",
+		    origin_unlogged, ORIGIN_LOG_MS / 1000);
+	origin_logged = origin_unlogged = 0;
+}
+
+void
+http_log_refused_origin(const char *what, const char *origin)
+{
+	struct timeval	 tv;
+
+	if (ev_origin_log == NULL && (ev_origin_log = evtimer_new(wenv->w_base,
+	    origin_log_end, NULL)) == NULL) {
+		log_info("%s from origin %.100s refused", what, origin);
+		return;
+	}
+	if (!evtimer_pending(ev_origin_log, NULL)) {
+		tv.tv_sec = ORIGIN_LOG_MS / 1000;
+		tv.tv_usec = ORIGIN_LOG_MS % 1000 * 1000;
+		evtimer_add(ev_origin_log, &tv);
+	}
+	if (origin_logged < ORIGIN_LOG_MAX) {
+		origin_logged++;
+		log_info("%s from origin %.100s refused", what, origin);
+	} else
+		origin_unlogged++;
+}
+
 /* At exit: the listeners, and what the loop's writes were kept in. */
 void
 http_shutdown(void)
@@ -447,6 +490,7 @@ http_shutdown(void)
 	http_free_listeners();
 	event_clear(&ev_flush);
 	event_clear(&ev_ready);
+	event_clear(&ev_origin_log);
 	free(fan_items);
 	fan_items = NULL;
 	fan_cap = 0;
@@ -1708,7 +1752,7 @@ http_upgrade(struct conn *c, struct http_req *r)
 		return;
 	}
 	if (!origin_allowed(c, r)) {
-		log_info("WebSocket from origin %.100s refused", r->origin);
+		http_log_refused_origin("WebSocket", r->origin);
 		http_error(c, 403, "Forbidden", NULL);
 		return;
 	}

@@ -187,6 +187,8 @@ void	http_shutdown(void);
 void	http_stop_idle(void);
 /* http_free_conns: after the loop, free the connections still open. */
 void	http_free_conns(void);
+/* http_log_refused_origin: log what was refused, 10 in 10 s at most. */
+void	http_log_refused_origin(const char *, const char *);
 /* http_ping_interval: ping clients idle so many s, drop them after as many more. */
 void	http_ping_interval(unsigned int);
 /* conn_input_resume: c may be read again, or what it sent and waits go on. */

@@ -1,5 +1,7 @@
 """The WebSocket handshake's Origin check, max clients and max message."""
 import asyncio
+import socket
+import time
 
 from gpiows_test import Client, Gpiows, Tap, handshake_status
 
@@ -55,4 +57,36 @@ with Gpiows(extra='origin "null"\norigin "https://Dashboard.Example:8443"\n'
         t.eq(a.ws.close_code, 1009, "a message over max message: closed with 1009")
         await c.close()
     asyncio.run(limits())
+
+# Refusals are logged, but not as fast as a hostile page can make them.
+with Gpiows() as g:
+    p = g.port
+    codes = [handshake(p, "http://evil.example") for _ in range(30)]
+    put = ("PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n"
+           "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"value\":1}")
+    s = socket.create_connection(("127.0.0.1", p), timeout=5)
+    s.sendall((put * 20 + "GET /api/pins/led HTTP/1.1\r\nHost: x\r\n"
+               "Connection: close\r\n\r\n").encode())
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    s.close()
+    t.ok(codes == [403] * 30 and got.count(b"HTTP/1.1 403 ") == 20,
+         "30 WebSocket handshakes and 20 PUTs from another site: all refused",
+         (codes, got[:200]))
+    time.sleep(0.5)
+    lines = [l for l in g.logtext().splitlines() if "from origin" in l and "refused" in l]
+    t.eq(len(lines), 10, "the first 10 refusals are logged, the rest are not")
+    more = "wsd: 40 more refused origins in 10 s not logged"
+    end = time.monotonic() + 15
+    while more not in g.logtext() and time.monotonic() < end:
+        time.sleep(0.2)
+    t.ok(more in g.logtext(), "when the 10 s are over, how many were left out")
+    t.eq(handshake(p, "http://evil.example"), 403, "a refusal after that")
+    time.sleep(0.3)
+    lines = [l for l in g.logtext().splitlines() if "from origin" in l and "refused" in l]
+    t.eq(len(lines), 11, "is logged again")
 t.done()
