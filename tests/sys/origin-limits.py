@@ -1,9 +1,8 @@
 """The WebSocket handshake's Origin check, max clients and max message."""
 import asyncio
-import socket
 import time
 
-from gpiows_test import Client, Gpiows, Tap, handshake_status
+from gpiows_test import Client, Gpiows, Tap, handshake_status, raw_http
 
 t = Tap()
 
@@ -64,16 +63,8 @@ with Gpiows() as g:
     codes = [handshake(p, "http://evil.example") for _ in range(30)]
     put = ("PUT /api/pins/led HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\n"
            "Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"value\":1}")
-    s = socket.create_connection(("127.0.0.1", p), timeout=5)
-    s.sendall((put * 20 + "GET /api/pins/led HTTP/1.1\r\nHost: x\r\n"
-               "Connection: close\r\n\r\n").encode())
-    got = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    s.close()
+    got = raw_http(p, put * 20 + "GET /api/pins/led HTTP/1.1\r\nHost: x\r\n"
+                   "Connection: close\r\n\r\n")
     t.ok(codes == [403] * 30 and got.count(b"HTTP/1.1 403 ") == 20,
          "30 WebSocket handshakes and 20 PUTs from another site: all refused",
          (codes, got[:200]))
