@@ -130,7 +130,7 @@ static void	conn_free(struct conn *);
 static void	linger_end(struct linger_sock *);
 static void	conn_drop(struct conn *);
 static void	listen_update(void);
-static void	http_make_room(struct conn *);
+static void	http_make_room(void);
 
 static int	ws_on_message(void *, int, const unsigned char *, size_t);
 static int	ws_on_ping(void *, const unsigned char *, size_t);
@@ -210,7 +210,7 @@ conn_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c->c_accepted = conn_now_ms();
 	TAILQ_INSERT_TAIL(&httpq, c, c_hentry);
 	if (++nhttp > WSD_MAX_HTTP) {
-		http_make_room(c);
+		http_make_room();
 		listen_update();
 	}
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
@@ -283,10 +283,18 @@ http_room_again(void)
 	listen_update();
 }
 
+/*
+ * The connection that found no room was accepted all the same: it is the
+ * one over WSD_MAX_HTTP until the others are old enough for one to go.
+ */
 static void
 http_room_cb(evutil_socket_t fd, short what, void *arg)
 {
 	http_room_again();
+	if (nhttp > WSD_MAX_HTTP) {
+		http_make_room();
+		listen_update();
+	}
 }
 
 /*
@@ -300,12 +308,13 @@ http_room_cb(evutil_socket_t fd, short what, void *arg)
  * one goes.
  */
 static void
-http_make_room(struct conn *new)
+http_make_room(void)
 {
 	static uint64_t	 logged_room, logged_full;
 	struct conn	*o;
 	uint64_t	 now = conn_now_ms();
 
+again:
 	TAILQ_FOREACH(o, &httpq, c_hentry) {
 		/* Oldest first; one just accepted has had no chance to send. */
 		if (now - o->c_accepted < WSD_ROOM_MIN_MS)
@@ -315,6 +324,9 @@ http_make_room(struct conn *new)
 		http_limit_log(&logged_room,
 		    "closing the oldest not being answered");
 		conn_drop(o);
+		/* Two go when one found no room before. */
+		if (nhttp > WSD_MAX_HTTP)
+			goto again;
 		return;
 	}
 	http_limit_log(&logged_full,
