@@ -903,6 +903,8 @@ parse_listen(struct parser *ps)
  * punycode), an IPv6 address is in brackets, a port is 1 to 65535 without
  * leading zeros and not the scheme's default, which browsers leave out.
  */
+#define ORIGIN_FORM	"\"null\" or http[s]://host[:port], no path"
+
 static const char *
 origin_fault(const char *s)
 {
@@ -923,7 +925,7 @@ origin_fault(const char *s)
 		host = s + 8;
 		tls = 1;
 	} else
-		return "\"null\" or http[s]://host[:port], no path";
+		return ORIGIN_FORM;
 	if (*host == '[') {
 		if ((end = strchr(host, ']')) == NULL)
 			return "no \"]\" after the IPv6 address";
@@ -943,20 +945,16 @@ origin_fault(const char *s)
 			return strchr(host + 1, ':') != NULL ?
 			    "no host; an IPv6 address goes "
 			    "in brackets" : "no host";
-		if (*end != '\0' && *end != ':') {
-			if (strchr("/?#", *end) != NULL)
-				return "\"null\" or http[s]://host[:port], "
-				    "no path";
-			if ((unsigned char)*end >= 0x80)
-				return "a name outside ASCII: browsers send "
-				    "its xn-- form";
+		if ((unsigned char)*end >= 0x80)
+			return "a name outside ASCII: browsers send its xn-- "
+			    "form";
+		if (*end != '\0' && strchr(":/?#", *end) == NULL)
 			return "not a host name";
-		}
 	}
 	if (*end == '\0')
 		return NULL;
 	if (*end != ':')
-		return "\"null\" or http[s]://host[:port], no path";
+		return ORIGIN_FORM;
 	port = end + 1;
 	if (*port == '0' && port[1] != '\0')
 		return "a port with a leading zero";

@@ -530,8 +530,8 @@ pins_history(uint64_t since, uint32_t max,
  * goes out at once with its kernel time; edges in the next debounce ms are
  * swallowed; when the window closes, the line is read, and a level other
  * than the one reported goes out as one more edge event, if its edge is
- * watched.  A press is seen at once, its bounces are not, and the final
- * level is never missed.
+ * watched.  A press is seen at once, its bounces are not, and on a pin
+ * that watches both edges the final level is never missed.
  *
  * p_value is always the value of the pin's last reported change (or the
  * one read when the line was taken), the value its seq names: a change in

@@ -290,11 +290,27 @@ http_room_again(void)
 static void
 http_room_cb(evutil_socket_t fd, short what, void *arg)
 {
-	http_room_again();
-	if (nhttp > WSD_MAX_HTTP) {
+	http_full = 0;
+	if (nhttp > WSD_MAX_HTTP)
 		http_make_room();
-		listen_update();
+	listen_update();
+}
+
+/* The oldest connection not being answered, if it is old enough to go. */
+static struct conn *
+http_room_maker(void)
+{
+	struct conn	*o;
+	uint64_t	 now = conn_now_ms();
+
+	TAILQ_FOREACH(o, &httpq, c_hentry) {
+		/* Oldest first; one just accepted has had no chance to send. */
+		if (now - o->c_accepted < WSD_ROOM_MIN_MS)
+			return NULL;
+		if (http_unanswered(o))
+			return o;
 	}
+	return NULL;
 }
 
 /*
@@ -312,29 +328,23 @@ http_make_room(void)
 {
 	static uint64_t	 logged_room, logged_full;
 	struct conn	*o;
-	uint64_t	 now = conn_now_ms();
 
-again:
-	TAILQ_FOREACH(o, &httpq, c_hentry) {
-		/* Oldest first; one just accepted has had no chance to send. */
-		if (now - o->c_accepted < WSD_ROOM_MIN_MS)
-			break;
-		if (!http_unanswered(o))
-			continue;
+	/* Two go when one found no room before. */
+	while (nhttp > WSD_MAX_HTTP) {
+		if ((o = http_room_maker()) == NULL) {
+			http_limit_log(&logged_full,
+			    "none can make room, not accepting for now");
+			http_full = 1;
+			/* Until one goes or an answer has gone, or in a while. */
+			if (ev_room == NULL || !evtimer_pending(ev_room, NULL))
+				http_timer(&ev_room, http_room_cb,
+				    WSD_ROOM_MIN_MS);
+			return;
+		}
 		http_limit_log(&logged_room,
 		    "closing the oldest not being answered");
 		conn_drop(o);
-		/* Two go when one found no room before. */
-		if (nhttp > WSD_MAX_HTTP)
-			goto again;
-		return;
 	}
-	http_limit_log(&logged_full,
-	    "none can make room, not accepting for now");
-	http_full = 1;
-	/* Until one goes or an answer has gone, or, at the latest, in a while. */
-	if (ev_room == NULL || !evtimer_pending(ev_room, NULL))
-		http_timer(&ev_room, http_room_cb, WSD_ROOM_MIN_MS);
 }
 
 /* c is no longer an HTTP connection (upgraded, dropped or freed). */
@@ -474,18 +484,8 @@ origin_log_end(evutil_socket_t fd, short what, void *arg)
 void
 http_log_refused_origin(const char *what, const char *origin)
 {
-	struct timeval	 tv;
-
-	if (ev_origin_log == NULL && (ev_origin_log = evtimer_new(wenv->w_base,
-	    origin_log_end, NULL)) == NULL) {
-		log_info("%s from origin %.100s refused", what, origin);
-		return;
-	}
-	if (!evtimer_pending(ev_origin_log, NULL)) {
-		tv.tv_sec = ORIGIN_LOG_MS / 1000;
-		tv.tv_usec = ORIGIN_LOG_MS % 1000 * 1000;
-		evtimer_add(ev_origin_log, &tv);
-	}
+	if (ev_origin_log == NULL || !evtimer_pending(ev_origin_log, NULL))
+		http_timer(&ev_origin_log, origin_log_end, ORIGIN_LOG_MS);
 	if (origin_logged < ORIGIN_LOG_MAX) {
 		origin_logged++;
 		log_info("%s from origin %.100s refused", what, origin);

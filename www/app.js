@@ -229,14 +229,8 @@
 		const quiet = now - st.heardAt;
 		if ((st.pingedAt !== null && now - st.pingedAt >= st.quietMs) ||
 		    (!st.gotHello && quiet >= 2 * st.quietMs)) {
-			st.ws = null;
-			ws.onmessage = null;
-			ws.onclose = null;
-			try {
-				ws.close();
-			} catch (e) {
-				/* closing is all that is wanted */
-			}
+			st.ws = null;	/* its handlers ignore it from now on */
+			ws.close();
 			/* The banner's "since": when it was last heard. */
 			if (st.gotHello && st.downSince === null)
 				st.downSince = serverNowUs() - quiet * 1000;
