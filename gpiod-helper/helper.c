@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include <netdb.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -141,6 +143,7 @@ static void
 helper_journal(struct helper_env *h)
 {
 	struct stat	 st;
+	int		 fd;
 
 	if (mkdir(h->h_conf->cf_journal, 0750) == -1 && errno != EEXIST)
 		fatal("journal %s", h->h_conf->cf_journal);
@@ -151,6 +154,20 @@ helper_journal(struct helper_env *h)
 	if (h->h_drop && (st.st_uid != h->h_uid || st.st_gid != h->h_gid) &&
 	    chown(h->h_conf->cf_journal, h->h_uid, h->h_gid) == -1)
 		fatal("chown journal %s", h->h_conf->cf_journal);
+	/*
+	 * Where the worker's running missions are, step by step: memory that
+	 * outlives the worker, not the helper, so that a blink does not write
+	 * to disk for as long as it runs.  Above the descriptors a child's exec
+	 * sets up; its size fixed, so that the worker can map it safely.
+	 */
+	if ((fd = memfd_create("gpiows-places", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) == -1 ||
+	    ftruncate(fd, IPC_STORE_SIZE) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_SEAL) == -1 ||
+	    (h->h_store_fd = fcntl(fd, F_DUPFD_CLOEXEC, IPC_STORE_FD + 1)) == -1)
+		fatal("place store for the worker");
+	close(fd);
 }
 
 int

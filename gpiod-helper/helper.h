@@ -66,6 +66,7 @@ struct helper_env {
 	uint64_t	 h_next_uid;	/* of the next pin made */
 	uint64_t	 h_seq;		/* last seq assigned */
 	uint64_t	 h_boot;	/* start time, us: tells children of a restart */
+	int		 h_store_fd;	/* the worker's place store, kept across its deaths */
 	/* The last events, for clients that resume (a ring). */
 	struct ipc_pin_event *h_hist;
 	struct hist_at	*h_hist_at;	/* of each: for watches */

@@ -337,6 +337,9 @@ proc_exec(struct child *c, int sock)
 			_exit(127);
 	} else if (dup2(sock, IPC_CHILD_FD) == -1)
 		_exit(127);
+	if (c->c_role == CHILD_WORKER &&
+	    dup2(env->h_store_fd, IPC_STORE_FD) == -1)
+		_exit(127);
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);

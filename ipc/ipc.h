@@ -30,6 +30,8 @@
 #define IPC_VERSION		3	/* 2: ipc_pin_event has mono; 3: paced history */
 #define IPC_MAX_PAYLOAD		(64 * 1024)
 #define IPC_CHILD_FD		3	/* a child's channel to the helper, set up at exec */
+#define IPC_STORE_FD		4	/* the worker's place store (memfd), held by the helper */
+#define IPC_STORE_SIZE		32768	/* its bytes */
 
 /* Names of pins and chips: [A-Za-z0-9_.-], at most GPIOWS_NAME_MAX bytes. */
 #define GPIOWS_NAME_MAX		31

@@ -3,10 +3,23 @@
  * mission-ID.json, replaced whole by writing mission-ID.json.tmp and
  * renaming it over the old one.  rename(2) is atomic, so a worker killed at
  * any point leaves either the old file or the new one, never a torn one;
- * the worker's death is the failure this guards against (not the machine's),
- * so nothing is fsynced on the per-step path.
+ * the worker's death is the failure this guards against (not the machine's).
+ * A file is written when a mission's state changes: accepted, running,
+ * cancelled, back to queued, ended.  Only an ended one is fsynced.
+ *
+ * Where a running mission is, step by step, is not written to disk: a blink
+ * would rewrite its file every few steps for as long as it runs, for years
+ * on a board's SD card.  It is kept instead in the place store, a memfd the
+ * helper made (IPC_STORE_FD) and holds across the worker's deaths.  The
+ * place only matters to a worker that follows under the same helper: a
+ * mission found after the helper's restart is interrupted, not resumed.  On
+ * its way out the worker writes every running mission's place to disk, so
+ * that what the next start reports is where each one stopped.
  */
 #include "config.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,9 +143,191 @@ journal_read(const char *name)
 	return j;
 }
 
+/* ------------------------------------------------------ the place store */
+
+/*
+ * A mission's place, as the journal file has it.  Two per slot: the one
+ * being written has p_seq 0 until it is whole, so a worker killed in the
+ * middle leaves the other, the place before.
+ */
+struct place {
+	uint64_t	 p_seq;		/* 0: empty, or being written */
+	uint64_t	 p_created;	/* with p_id: this mission, not another */
+	uint64_t	 p_boot;
+	uint64_t	 p_done;
+	uint64_t	 p_sleep_until;
+	uint32_t	 p_id;
+	uint32_t	 p_step;
+	int32_t		 p_inflight;
+	int32_t		 p_depth;
+	uint64_t	 p_i[MISSION_MAX_DEPTH + 1];
+	uint32_t	 p_iter[MISSION_MAX_DEPTH + 1];
+};
+
+#define STORE_MAGIC	"gpiowsP1"
+
+/* A worker of another build finds another size and starts afresh. */
+struct store {
+	char		 s_magic[8];
+	uint32_t	 s_place_size;
+	uint32_t	 s_nslots;
+	struct place	 s_slot[MISSION_MAX_ACTIVE][2];
+};
+
+_Static_assert(sizeof(struct store) <= IPC_STORE_SIZE,
+    "the place store is larger than the helper makes it");
+
+static struct store	*store;
+
+void
+journal_store_open(int fd)
+{
+	struct stat	 st;
+
+	if (fstat(fd, &st) == -1)
+		fatal("place store on fd %d: gpiows-worker is started by "
+		    "gpiod-helper", fd);
+	if ((size_t)st.st_size < sizeof(*store))
+		fatalx("place store: %lld bytes, %zu wanted",
+		    (long long)st.st_size, sizeof(*store));
+	if ((store = mmap(NULL, sizeof(*store), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, fd, 0)) == MAP_FAILED)
+		fatal("place store");
+	close(fd);
+	if (memcmp(store->s_magic, STORE_MAGIC, sizeof(store->s_magic)) != 0 ||
+	    store->s_place_size != sizeof(struct place) ||
+	    store->s_nslots != MISSION_MAX_ACTIVE) {
+		memset(store, 0, sizeof(*store));
+		memcpy(store->s_magic, STORE_MAGIC, sizeof(store->s_magic));
+		store->s_place_size = sizeof(struct place);
+		store->s_nslots = MISSION_MAX_ACTIVE;
+	}
+}
+
+/* The newer whole place of slot i, or NULL. */
+static const struct place *
+slot_place(int i)
+{
+	const struct place *a = &store->s_slot[i][0], *b = &store->s_slot[i][1];
+	uint64_t	 sa = __atomic_load_n(&a->p_seq, __ATOMIC_ACQUIRE);
+	uint64_t	 sb = __atomic_load_n(&b->p_seq, __ATOMIC_ACQUIRE);
+
+	if (sa == 0 && sb == 0)
+		return NULL;
+	return sa > sb ? a : b;
+}
+
+static int
+slot_of(uint32_t id, uint64_t created)
+{
+	const struct place *p;
+	int		 i;
+
+	for (i = 0; i < MISSION_MAX_ACTIVE; i++)
+		if ((p = slot_place(i)) != NULL && p->p_id == id &&
+		    p->p_created == created)
+			return i;
+	return -1;
+}
+
+static void
+slot_clear(int i)
+{
+	__atomic_store_n(&store->s_slot[i][0].p_seq, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&store->s_slot[i][1].p_seq, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Where m is now, at every step: a few hundred bytes of memory, no system
+ * call.  With no slot free (more running missions than can be active, which
+ * mission_start_request does not let happen) it goes to disk instead.
+ */
+void
+journal_place(const struct mission *m)
+{
+	const struct place *cur;
+	struct place	*p;
+	int		 i, k;
+
+	if ((i = slot_of(m->m_id, m->m_created)) == -1)
+		for (i = 0; i < MISSION_MAX_ACTIVE; i++)
+			if (slot_place(i) == NULL)
+				break;
+	if (i == MISSION_MAX_ACTIVE) {
+		journal_write(m);
+		return;
+	}
+	cur = slot_place(i);
+	k = cur == &store->s_slot[i][0] ? 1 : 0;
+	p = &store->s_slot[i][k];
+	__atomic_store_n(&p->p_seq, 0, __ATOMIC_RELEASE);
+	p->p_created = m->m_created;
+	p->p_boot = m->m_boot;
+	p->p_done = m->m_done;
+	p->p_sleep_until = m->m_sleep_until;
+	p->p_id = m->m_id;
+	p->p_step = m->m_step;
+	p->p_inflight = m->m_inflight;
+	p->p_depth = m->m_depth;
+	for (k = 0; k < m->m_depth; k++) {
+		p->p_i[k] = m->m_stack[k].f_i;
+		p->p_iter[k] = m->m_stack[k].f_iter;
+	}
+	__atomic_store_n(&p->p_seq, cur == NULL ? 1 : cur->p_seq + 1,
+	    __ATOMIC_RELEASE);
+}
+
+/* m ended: its place is of no more use. */
+void
+journal_place_forget(const struct mission *m)
+{
+	int	 i;
+
+	if ((i = slot_of(m->m_id, m->m_created)) != -1)
+		slot_clear(i);
+}
+
+/*
+ * A running mission read from its file goes on from the place the last
+ * worker kept, if newer: the entry is changed before it is read, so that
+ * the place is checked as the file's would be.
+ */
+static void
+journal_apply_place(json_t *j, uint8_t *used)
+{
+	const struct place *p;
+	json_t		*stack;
+	json_int_t	 id, created, boot;
+	const char	*state;
+	int		 i, k;
+
+	if (json_unpack(j, "{s:I, s:s, s:I, s:I}", "id", &id, "state", &state,
+	    "created", &created, "boot", &boot) == -1 ||
+	    strcmp(state, "running") != 0 || id <= 0 || id > UINT32_MAX ||
+	    (i = slot_of((uint32_t)id, (uint64_t)created)) == -1)
+		return;
+	p = slot_place(i);
+	used[i] = 1;
+	if (p->p_boot != (uint64_t)boot || p->p_depth < 1 ||
+	    p->p_depth > MISSION_MAX_DEPTH + 1)
+		return;
+	stack = json_array();
+	for (k = 0; k < p->p_depth; k++)
+		json_array_append_new(stack, json_pack("[I, I]",
+		    (json_int_t)p->p_i[k], (json_int_t)p->p_iter[k]));
+	json_object_set_new(j, "stack", stack);
+	json_object_set_new(j, "step", json_integer(p->p_step));
+	json_object_set_new(j, "inflight", json_boolean(p->p_inflight));
+	json_object_set_new(j, "done", json_integer((json_int_t)p->p_done));
+	json_object_set_new(j, "sleep_until",
+	    json_integer((json_int_t)p->p_sleep_until));
+}
+
 void
 journal_load(void (*cb)(json_t *, void *), void *arg)
 {
+	uint8_t		 used[MISSION_MAX_ACTIVE];
+	int		 i;
 	DIR		*d;
 	struct dirent	*de;
 	json_t		*j;
@@ -140,6 +335,7 @@ journal_load(void (*cb)(json_t *, void *), void *arg)
 	int		 fd;
 	size_t		 len;
 
+	memset(used, 0, sizeof(used));
 	if ((fd = dup(kenv->k_dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("journal directory");
 		if (fd != -1)
@@ -163,8 +359,13 @@ journal_load(void (*cb)(json_t *, void *), void *arg)
 			    kenv->k_dirfd, bad);
 			continue;
 		}
+		journal_apply_place(j, used);
 		cb(j, arg);
 		json_decref(j);
 	}
 	closedir(d);
+	/* Places of missions no longer running. */
+	for (i = 0; i < MISSION_MAX_ACTIVE; i++)
+		if (!used[i])
+			slot_clear(i);
 }

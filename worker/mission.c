@@ -7,11 +7,11 @@
  *
  * Every set or toggle is numbered, 1, 2, ... in the order the steps run, and
  * the helper applies each number once.  The journal records where a mission
- * is after the step it waits on has started; a worker killed at any point
- * comes back at that point or an earlier one, runs the steps from there with
- * the same numbers, and the helper answers those it has applied without
- * applying them again: no pin changes twice, none is lost.  The journal is
- * written after the request has gone, off the path that times the steps.
+ * is once the step it waits on has started (in the place store the helper
+ * holds, journal.c); a worker killed at any point comes back at that point
+ * or the one before, runs the steps from there with the same numbers, and
+ * the helper answers those it has applied without applying them again: no
+ * pin changes twice, none is lost.
  */
 #include "config.h"
 
@@ -26,7 +26,6 @@
 #include "worker.h"
 
 #define MISSION_KEEP_ENDED	50	/* finished missions kept in the list */
-#define MISSION_MAX_ACTIVE	64	/* queued and running at once */
 #define MISSION_PROGRESS_US	100000	/* progress events: 10 a second at most */
 
 enum wreq_kind {
@@ -50,7 +49,7 @@ static const char *const state_names[] = {
 };
 
 static void	mission_run(struct mission *);
-static void	mission_journal(struct mission *, int);
+static void	mission_journal(struct mission *);
 
 /* Written before anything else happens: a change that must not be lost. */
 static void
@@ -247,30 +246,21 @@ mission_progress(struct mission *m)
 }
 
 /*
- * Journal writes keep out of the way of the steps' timing: a change of
- * state is written at the next quiet moment (a low-priority event, after
- * the timers and replies of this turn of the loop), progress at most every
- * MISSION_JOURNAL_US.  A journal some steps behind is safe (see the top of
- * this file): those steps run again with the numbers they had.
+ * A change of state that need not be on disk before anything else happens
+ * is written at the next quiet moment: a low-priority event, after the
+ * timers and replies of this turn of the loop.
  */
-#define MISSION_JOURNAL_US	100000
-
-static struct event	*ev_journal, *ev_journal_later;
+static struct event	*ev_journal;
 static struct event	*ev_watch;
 static struct event	*ev_prune;	/* mission_prune_cb */
 static uint8_t		*watching;	/* per pin: the helper was told to */
 static uint64_t		*watch_since;
 
 static void
-mission_journal(struct mission *m, int now)
+mission_journal(struct mission *m)
 {
-	struct timeval	 tv = { 0, MISSION_JOURNAL_US };
-
 	m->m_dirty = 1;
-	if (now)
-		event_active(ev_journal, EV_TIMEOUT, 0);
-	else if (!evtimer_pending(ev_journal_later, NULL))
-		evtimer_add(ev_journal_later, &tv);
+	event_active(ev_journal, EV_TIMEOUT, 0);
 }
 
 static void
@@ -279,7 +269,7 @@ mission_journal_cb(evutil_socket_t fd, short what, void *arg)
 	struct mission	*m;
 
 	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
-		if (m->m_dirty && !(m->m_inflight && fd != -1))
+		if (m->m_dirty)
 			mission_journal_now(m);
 }
 
@@ -433,6 +423,7 @@ mission_finish(struct mission *m, enum mstate state, const char *error)
 	 * in between must not find it running and replay steps.
 	 */
 	mission_journal_now(m);
+	journal_place_forget(m);
 	if (m->m_holding || m->m_holds > 0)
 		mission_end_request(m);
 	log_info("mission %u (%s): %s%s%s", m->m_id, lname(m),
@@ -594,12 +585,7 @@ mission_run(struct mission *m)
 		break;
 	}
 	if (m->m_state == M_RUNNING) {
-		/*
-		 * Not while a set or toggle is out: its answer starts the
-		 * next step, and must not wait behind the file system.
-		 */
-		if (!m->m_inflight)
-			mission_journal(m, 0);
+		journal_place(m);
 		mission_progress(m);
 	}
 }
@@ -851,7 +837,7 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			m->m_hold_refused = 0;
 			mission_end_request(m);
 			m->m_state = M_QUEUED;
-			mission_journal(m, 1);
+			mission_journal(m);
 			mission_event(m);
 			break;
 		}
@@ -865,7 +851,7 @@ mission_helper_reply(uint32_t id, const struct ipc_reply *rep)
 			m->m_started = real_us();
 		if (m->m_inflight) {
 			/* Resumed with a step in flight: the same number again. */
-			mission_journal(m, 1);
+			mission_journal(m);
 			if (step_send(m) == 0)
 				mission_event(m);
 			break;
@@ -1279,10 +1265,7 @@ mission_init(void)
 	kenv->k_next_id = 0;
 	if ((ev_journal = event_new(kenv->k_base, -1, 0, mission_journal_cb,
 	    NULL)) == NULL ||
-	    event_priority_set(ev_journal, WORKER_PRIO_JOURNAL) == -1 ||
-	    (ev_journal_later = evtimer_new(kenv->k_base, mission_journal_cb,
-	    NULL)) == NULL ||
-	    event_priority_set(ev_journal_later, WORKER_PRIO_JOURNAL) == -1)
+	    event_priority_set(ev_journal, WORKER_PRIO_JOURNAL) == -1)
 		fatalx("journal event");
 	if ((ev_watch = event_new(kenv->k_base, -1, 0, mission_watch_cb,
 	    NULL)) == NULL ||
@@ -1300,9 +1283,14 @@ mission_shutdown(void)
 	struct mission	*m;
 	struct wreq	*r;
 
-	mission_journal_cb(-1, 0, NULL);	/* what is still to be written */
+	/*
+	 * What is still to be written, and where each running mission is:
+	 * after a restart of gpiows it is reported interrupted there.
+	 */
+	TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
+		if (m->m_dirty || m->m_state == M_RUNNING)
+			mission_journal_now(m);
 	event_free(ev_journal);
-	event_free(ev_journal_later);
 	event_free(ev_watch);
 	event_free(ev_prune);
 	free(watching);

@@ -125,7 +125,13 @@ void	mission_holder(const struct ipc_pin_holder *);
 void	mission_resume(void);
 
 /* journal.c */
+#define MISSION_MAX_ACTIVE	64	/* queued and running at once */
+/* journal_store_open: the place store on fd, before the sandbox. */
+void	journal_store_open(int fd);
 int	journal_write(const struct mission *);
+/* journal_place: where a running mission is now (in the place store). */
+void	journal_place(const struct mission *);
+void	journal_place_forget(const struct mission *);
 void	journal_remove(uint32_t id);
 /* journal_load: calls cb for each journalled mission (a JSON object). */
 void	journal_load(void (*cb)(json_t *, void *), void *arg);

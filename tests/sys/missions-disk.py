@@ -1,0 +1,125 @@
+"""A running mission does not write to disk step by step (a blink would wear
+a board's SD card out over the years): its journal file stays as it was
+while the steps go on.  Where it is lives in memory the helper holds, so a
+killed worker still takes it up where it was, not from its start; and a
+stopped gpiows writes it down, so the interrupted mission reports how far
+it got."""
+import asyncio
+import json
+import os
+import re
+import signal
+import time
+
+from gpiows_test import Client, Gpiows, Tap
+
+t = Tap()
+
+
+def blink(n, ms, pin):
+    return {"name": "blink", "steps": [{"repeat": {"count": n, "steps": [
+        {"toggle": {"pin": pin}}, {"sleep": {"ms": ms}}]}}]}
+
+
+def entry(g, mid):
+    path = os.path.join(g.journal, "mission-%d.json" % mid)
+    st = os.stat(path)
+    with open(path) as f:
+        return (st.st_ino, st.st_mtime_ns), json.load(f)
+
+
+def toggles(c, mid):
+    return [m for m in c.seen if m.get("type") == "pin" and m["source"] == "mission:%d" % mid]
+
+
+async def listen(c, secs):
+    """What comes in secs, into c.seen."""
+    end = time.monotonic() + secs
+    try:
+        while True:
+            await c.wait_for(lambda m: False, max(0.0, end - time.monotonic()))
+    except asyncio.TimeoutError:
+        pass
+
+
+def latest(c, mid):
+    ms = [m["mission"] for m in c.seen if m.get("type") == "mission" and m["mission"]["id"] == mid]
+    return ms[-1] if ms else None
+
+
+with Gpiows() as g:
+    async def steps_and_kill():
+        c = await Client.connect(g)
+        r = await c.request({"op": "mission.start", "mission": blink(100000, 10, "led")})
+        mid = r["mission"]
+        await c.wait_for(lambda m: len(toggles(c, mid)) >= 10, 3)
+        (ident, j) = entry(g, mid)
+        t.eq(j["state"], "running", "the journal has the mission running")
+        n0 = len(toggles(c, mid))
+        await listen(c, 1.0)
+        n1 = len(toggles(c, mid))
+        (ident2, j2) = entry(g, mid)
+        t.ok(n1 - n0 >= 40, "the mission went on (%d toggles in 1 s)" % (n1 - n0))
+        t.eq(ident2, ident, "its journal file was not written again in those %d steps" %
+             (2 * (n1 - n0)))
+        t.eq(j2["done"], j["done"], "it holds the place it had when the mission began")
+        t.eq(sorted(f for f in os.listdir(g.journal) if f.endswith(".tmp")), [],
+             "no half-written file either")
+
+        # The worker dies: the next one goes on from where it was.
+        done_before = latest(c, mid)["done"]
+        seen = len(toggles(c, mid))
+        old = g.children()
+        os.kill(old["worker"], signal.SIGKILL)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: g.wait_children(old={"worker": old["worker"]}))
+        await c.wait_for(lambda m: len(toggles(c, mid)) >= seen + 5, 3)
+        m = re.findall(r"mission %d \(blink\): resumed at step (\d+)" % mid, g.logtext())
+        t.ok(m and int(m[-1]) >= seen - 1,
+             "the new worker resumed at step %s, not before the %d toggles seen (-1: "
+             "killed between a send and its note)" % (m[-1] if m else None, seen))
+        after = latest(c, mid)
+        t.ok(after["state"] == "running" and after["done"] >= done_before,
+             "its progress did not go back (%d, then %d)" % (done_before, after["done"]))
+        vals = [p["value"] for p in toggles(c, mid)]
+        t.eq(vals, [1, 0] * (len(vals) // 2) + [1] * (len(vals) % 2),
+             "every toggle once across the worker's death (%d)" % len(vals))
+        await c.close()
+        return mid
+
+    asyncio.run(steps_and_kill())
+
+
+# A stopped gpiows writes each running mission's place down.
+g = Gpiows()
+with g:
+    async def run_then_stop():
+        c = await Client.connect(g)
+        r = await c.request({"op": "mission.start", "mission": blink(100000, 10, "relay")})
+        mid = r["mission"]
+        await c.wait_for(lambda m: len(toggles(c, mid)) >= 40, 5)
+        await c.close()
+        return mid, len(toggles(c, mid))
+
+    mid, seen = asyncio.run(run_then_stop())
+    t.eq(g.stop(), 0, "gpiows stopped")
+    (_, j) = entry(g, mid)
+    t.ok(j["state"] == "running" and j["done"] >= 2 * seen - 2,
+         "the journal has it where it stopped: %d steps done, after %d toggles seen" %
+         (j["done"], seen))
+    g.logf.close()
+    g.start()
+
+    async def interrupted():
+        c = await Client.connect(g)
+        m = [x for x in c.hello["missions"] if x["id"] == mid]
+        if not m or m[0]["state"] != "interrupted":
+            m = [(await c.wait_for(lambda e: e.get("type") == "mission" and
+                                   e["mission"]["id"] == mid and
+                                   e["mission"]["state"] == "interrupted", 5))["mission"]]
+        t.eq(m[0]["state"], "interrupted", "after the restart it is interrupted")
+        t.eq(m[0]["done"], j["done"], "and reports the steps it had done")
+        await c.close()
+
+    asyncio.run(interrupted())
+t.done()
