@@ -33,6 +33,7 @@ that come in bursts at a fixed time after each turn's connect are the
 server's own doing (a timer, say), and a trace of those milliseconds
 says what.
 """
+import asyncio
 import contextlib
 import os
 import resource
@@ -46,7 +47,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "sys"))
-from gpiows_test import Gpiows, free_port  # noqa: E402
+from gpiows_test import Client, Gpiows, free_port  # noqa: E402
 
 WSBENCH = os.environ.get("GPIOWS_WSBENCH", "bench/wsbench")
 PEERS = os.path.join(HERE, "peers")
@@ -65,6 +66,9 @@ IDLE_N = 10000
 # memory per connection is measured with fewer (BENCH_PEER_IDLE to change).
 IDLE_N_PEER = int(os.environ.get("BENCH_PEER_IDLE", "2000"))
 SETUP_BASE, SETUP_N = 1000, 2000
+# gpiows's hello lists the ended missions wsd keeps, at most 200: a board
+# that has run missions for a while has that many.
+SETUP_MISSIONS = 200
 
 
 def pinned(cpu, cmd):
@@ -128,6 +132,20 @@ class GpiowsServer(Server):
         # The worker too: it is woken by changes of the pins missions wait on.
         self.cpu_pids = [self.g.proc.pid, kids["wsd"], kids["worker"]]
         self.rss_pid = kids["wsd"]
+
+    def end_missions(self, n):
+        """n missions, each run to its end."""
+        async def run():
+            c = await Client.connect(self.g)
+            for i in range(n):
+                r = await c.request({"op": "mission.start", "mission": {
+                    "name": "bench %d" % i, "steps": [{"sleep": {"ms": 1}}]}})
+                mid = r["mission"]
+                await c.wait_for(lambda m: m.get("type") == "mission" and
+                                 m["mission"]["id"] == mid and
+                                 m["mission"]["state"] == "done", 5)
+            await c.close()
+        asyncio.run(run())
 
     def stop(self):
         log = self.g.close()
@@ -243,6 +261,11 @@ def run_server(cls, scenarios):
             else:
                 f = wsbench(s.kind, s.port, "setup", s.cpu_pids, s.rss_pid,
                             ["-l", str(SETUP_BASE), "-n", str(SETUP_N)])
+                if s.kind == "gpiows":
+                    s.end_missions(SETUP_MISSIONS)
+                    f2 = wsbench(s.kind, s.port, "setup", s.cpu_pids, s.rss_pid,
+                                 ["-l", str(SETUP_BASE), "-n", str(SETUP_N)])
+                    f["setup_missions_per_s"] = f2.get("setup_per_s")
         figs.update(f)
         sys.stderr.write("  %s %s: %s\n" % (cls.name, sc, " ".join(
             "%s=%g" % kv for kv in sorted(f.items()))))
@@ -268,6 +291,7 @@ ROWS = [
      None),
     ("idle", "idle_bytes_per_conn", "idle: memory/connection", "B", True, (4096, "<=")),
     ("setup", "setup_per_s", "setups/s with 1000 connected", "/s", False, (5000, ">=")),
+    ("setup", "setup_missions_per_s", "the same, 200 ended missions", "/s", False, None),
 ]
 
 

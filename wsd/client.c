@@ -571,29 +571,67 @@ client_pins_json(void)
 	return pins;
 }
 
+/*
+ * The missions of hello, encoded once for every client that connects until
+ * they change: with the 200 ended ones kept, encoding them took 0.4 ms a
+ * connection, more than all the rest of a connection's setup.
+ */
+static char	*missions_text;		/* NULL: to be encoded */
+static size_t	 missions_len;
+
+static void
+missions_changed(void)
+{
+	free(missions_text);
+	missions_text = NULL;
+}
+
 /* hello, the same for every client at a time: the caller frees it. */
 static char *
 client_hello_dumps(void)
 {
+	static const char key[] = ",\"missions\":";
 	json_t	*msg;
-	char	*s;
+	char	*s, *hello;
+	size_t	 len;
 
-	msg = json_pack("{s:s, s:i, s:o, s:O, s:i, s:I, s:I}",
+	if (missions_text == NULL) {
+		if ((missions_text = json_dumps(wenv->w_missions,
+		    JSON_COMPACT)) == NULL) {
+			log_warnx("cannot encode the missions for hello");
+			return NULL;
+		}
+		missions_len = strlen(missions_text);
+	}
+	msg = json_pack("{s:s, s:i, s:o, s:i, s:I, s:I}",
 	    "type", "hello",
 	    "protocol", PROTOCOL_VERSION,
 	    "pins", client_pins_json(),
-	    "missions", wenv->w_missions,
 	    "users", (int)wenv->w_nclients,
 	    "seq", (json_int_t)wenv->w_seq,
 	    "ping_interval", (json_int_t)wenv->w_ping_interval);
-	if (msg == NULL) {
+	if (msg == NULL || (s = json_dumps(msg, JSON_COMPACT)) == NULL) {
 		log_warnx("cannot build hello");
+		json_decref(msg);
 		return NULL;
 	}
-	if ((s = json_dumps(msg, JSON_COMPACT)) == NULL)
-		log_warnx("json_dumps failed");
 	json_decref(msg);
-	return s;
+	/* The object's closing brace gives way to the missions. */
+	len = strlen(s) - 1;
+	if ((hello = malloc(len + sizeof(key) - 1 + missions_len + 2)) ==
+	    NULL) {
+		log_warn("hello");
+		free(s);
+		return NULL;
+	}
+	memcpy(hello, s, len);
+	memcpy(hello + len, key, sizeof(key) - 1);
+	len += sizeof(key) - 1;
+	memcpy(hello + len, missions_text, missions_len);
+	len += missions_len;
+	memcpy(hello + len, "}", 2);
+	free(s);
+	return hello;
 }
 
 static void
@@ -672,6 +710,7 @@ client_shutdown(void)
 	event_free(ev_users);
 	event_free(ev_hold);
 	json_decref(wenv->w_missions);
+	missions_changed();
 }
 
 void
@@ -1274,6 +1313,7 @@ client_worker_mission_event(const char *data, size_t len)
 		json_decref(m);
 		return;
 	}
+	missions_changed();
 	json_array_foreach(wenv->w_missions, i, o)
 		if (json_integer_value(json_object_get(o, "id")) == mid)
 			break;
@@ -1489,6 +1529,7 @@ client_worker_missions(uint32_t id, const char *data, size_t len)
 		}
 		json_decref(wenv->w_missions);
 		wenv->w_missions = list;
+		missions_changed();
 		return;
 	}
 	if ((p = pending_find(id, REQ_MISSIONS)) != NULL) {

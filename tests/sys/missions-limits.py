@@ -2,6 +2,9 @@
 must fit one IPC message (64 KiB); the list always fits one message."""
 import asyncio
 import json
+import os
+import signal
+import time
 
 from gpiows_test import Client, Gpiows, Tap, mission_ev
 
@@ -102,6 +105,25 @@ with Gpiows(extra="max message 200000\n") as g:
         h = await Client.connect(g)
         t.ok(first in [m["id"] for m in h.hello["missions"]],
              "and so does a new client's hello")
+        await h.close()
+
+        # A new worker's list replaces wsd's copy: its 50 ended missions,
+        # not the 200 the copy had, in the hellos from then on.
+        old = g.children()
+        os.kill(old["worker"], signal.SIGKILL)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: g.wait_children(old={"worker": old["worker"]}))
+        deadline = time.monotonic() + 5
+        while True:
+            r = await a.request({"op": "mission.list"})
+            if r["ok"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        listed = [m["id"] for m in r.get("missions", [])]
+        ended = [m for m in r.get("missions", []) if "ended" in m]
+        h = await Client.connect(g)
+        t.eq(([m["id"] for m in h.hello["missions"]], len(ended)), (listed, 50),
+             "after a worker restart a new client's hello lists the worker's 50 ended")
         await h.close()
         await a.close()
     asyncio.run(run())
