@@ -293,7 +293,7 @@ journal_place_forget(const struct mission *m)
  * the place is checked as the file's would be.
  */
 static void
-journal_apply_place(json_t *j, uint8_t *used)
+journal_apply_place(json_t *j)
 {
 	const struct place *p;
 	json_t		*stack;
@@ -307,7 +307,6 @@ journal_apply_place(json_t *j, uint8_t *used)
 	    (i = slot_of((uint32_t)id, (uint64_t)created)) == -1)
 		return;
 	p = slot_place(i);
-	used[i] = 1;
 	if (p->p_boot != (uint64_t)boot || p->p_depth < 1 ||
 	    p->p_depth > MISSION_MAX_DEPTH + 1)
 		return;
@@ -326,7 +325,8 @@ journal_apply_place(json_t *j, uint8_t *used)
 void
 journal_load(void (*cb)(json_t *, void *), void *arg)
 {
-	uint8_t		 used[MISSION_MAX_ACTIVE];
+	const struct place *p;
+	const struct mission *m;
 	int		 i;
 	DIR		*d;
 	struct dirent	*de;
@@ -335,7 +335,6 @@ journal_load(void (*cb)(json_t *, void *), void *arg)
 	int		 fd;
 	size_t		 len;
 
-	memset(used, 0, sizeof(used));
 	if ((fd = dup(kenv->k_dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
 		log_warn("journal directory");
 		if (fd != -1)
@@ -359,13 +358,20 @@ journal_load(void (*cb)(json_t *, void *), void *arg)
 			    kenv->k_dirfd, bad);
 			continue;
 		}
-		journal_apply_place(j, used);
+		journal_apply_place(j);
 		cb(j, arg);
 		json_decref(j);
 	}
 	closedir(d);
-	/* Places of missions no longer running. */
-	for (i = 0; i < MISSION_MAX_ACTIVE; i++)
-		if (!used[i])
+	/* Places of missions not running, or not taken back (invalid). */
+	for (i = 0; i < MISSION_MAX_ACTIVE; i++) {
+		if ((p = slot_place(i)) == NULL)
+			continue;
+		TAILQ_FOREACH(m, &kenv->k_missions, m_entry)
+			if (m->m_id == p->p_id && m->m_created == p->p_created &&
+			    m->m_state == M_RUNNING)
+				break;
+		if (m == NULL)
 			slot_clear(i);
+	}
 }

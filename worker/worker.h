@@ -133,7 +133,11 @@ int	journal_write(const struct mission *);
 void	journal_place(const struct mission *);
 void	journal_place_forget(const struct mission *);
 void	journal_remove(uint32_t id);
-/* journal_load: calls cb for each journalled mission (a JSON object). */
+/*
+ * journal_load: calls cb for each journalled mission (a JSON object), a
+ * running one at the place the store has for it; then forgets the places
+ * of missions that cb did not list in k_missions as running.
+ */
 void	journal_load(void (*cb)(json_t *, void *), void *arg);
 
 #endif
