@@ -148,10 +148,14 @@ journal_read(const char *name)
 /*
  * A mission's place, as the journal file has it.  Two per slot: the one
  * being written has p_seq 0 until it is whole, so a worker killed in the
- * middle leaves the other, the place before.
+ * middle leaves the other, the place before.  p_seq is 32 bits, stored
+ * whole on every architecture (a 64-bit store may be two on 32-bit ARM),
+ * and compared as serial numbers: it wraps after 4 billion steps, and the
+ * two of a slot are always one apart.
  */
 struct place {
-	uint64_t	 p_seq;		/* 0: empty, or being written */
+	uint32_t	 p_seq;		/* 0: empty, or being written */
+	uint32_t	 p_pad;
 	uint64_t	 p_created;	/* with p_id: this mission, not another */
 	uint64_t	 p_boot;
 	uint64_t	 p_done;
@@ -184,8 +188,8 @@ journal_store_open(int fd)
 {
 	struct stat	 st;
 
-	if (fstat(fd, &st) == -1)
-		fatal("place store on fd %d: gpiows-worker is started by "
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		fatalx("no place store on fd %d: gpiows-worker is started by "
 		    "gpiod-helper", fd);
 	if ((size_t)st.st_size < sizeof(*store))
 		fatalx("place store: %lld bytes, %zu wanted",
@@ -209,12 +213,12 @@ static const struct place *
 slot_place(int i)
 {
 	const struct place *a = &store->s_slot[i][0], *b = &store->s_slot[i][1];
-	uint64_t	 sa = __atomic_load_n(&a->p_seq, __ATOMIC_ACQUIRE);
-	uint64_t	 sb = __atomic_load_n(&b->p_seq, __ATOMIC_ACQUIRE);
+	uint32_t	 sa = __atomic_load_n(&a->p_seq, __ATOMIC_ACQUIRE);
+	uint32_t	 sb = __atomic_load_n(&b->p_seq, __ATOMIC_ACQUIRE);
 
-	if (sa == 0 && sb == 0)
-		return NULL;
-	return sa > sb ? a : b;
+	if (sa == 0 || sb == 0)
+		return sa != 0 ? a : sb != 0 ? b : NULL;
+	return (int32_t)(sa - sb) > 0 ? a : b;
 }
 
 static int
@@ -247,6 +251,7 @@ journal_place(const struct mission *m)
 {
 	const struct place *cur;
 	struct place	*p;
+	uint32_t	 seq;
 	int		 i, k;
 
 	if ((i = slot_of(m->m_id, m->m_created)) == -1)
@@ -273,8 +278,9 @@ journal_place(const struct mission *m)
 		p->p_i[k] = m->m_stack[k].f_i;
 		p->p_iter[k] = m->m_stack[k].f_iter;
 	}
-	__atomic_store_n(&p->p_seq, cur == NULL ? 1 : cur->p_seq + 1,
-	    __ATOMIC_RELEASE);
+	if ((seq = cur == NULL ? 1 : cur->p_seq + 1) == 0)
+		seq = 1;
+	__atomic_store_n(&p->p_seq, seq, __ATOMIC_RELEASE);
 }
 
 /* m ended: its place is of no more use. */
@@ -288,38 +294,35 @@ journal_place_forget(const struct mission *m)
 }
 
 /*
- * A running mission read from its file goes on from the place the last
- * worker kept, if newer: the entry is changed before it is read, so that
- * the place is checked as the file's would be.
+ * The place the store has for a running mission read from its file, in the
+ * file's terms ({"stack", "step", "inflight", "done", "sleep_until"}), or
+ * NULL: none, one of another run of the helper, or one behind the file
+ * (which a worker that works never leaves).  The caller checks it as it
+ * checks the file's, and frees it.
  */
-static void
-journal_apply_place(json_t *j)
+json_t *
+journal_place_json(uint32_t id, uint64_t created, uint64_t boot,
+    uint32_t step, uint64_t done)
 {
 	const struct place *p;
 	json_t		*stack;
-	json_int_t	 id, created, boot;
-	const char	*state;
 	int		 i, k;
 
-	if (json_unpack(j, "{s:I, s:s, s:I, s:I}", "id", &id, "state", &state,
-	    "created", &created, "boot", &boot) == -1 ||
-	    strcmp(state, "running") != 0 || id <= 0 || id > UINT32_MAX ||
-	    (i = slot_of((uint32_t)id, (uint64_t)created)) == -1)
-		return;
+	if ((i = slot_of(id, created)) == -1)
+		return NULL;
 	p = slot_place(i);
-	if (p->p_boot != (uint64_t)boot || p->p_depth < 1 ||
-	    p->p_depth > MISSION_MAX_DEPTH + 1)
-		return;
-	stack = json_array();
+	if (p->p_boot != boot || p->p_step < step || p->p_done < done ||
+	    p->p_depth < 1 || p->p_depth > MISSION_MAX_DEPTH + 1)
+		return NULL;
+	if ((stack = json_array()) == NULL)
+		return NULL;
 	for (k = 0; k < p->p_depth; k++)
 		json_array_append_new(stack, json_pack("[I, I]",
 		    (json_int_t)p->p_i[k], (json_int_t)p->p_iter[k]));
-	json_object_set_new(j, "stack", stack);
-	json_object_set_new(j, "step", json_integer(p->p_step));
-	json_object_set_new(j, "inflight", json_boolean(p->p_inflight));
-	json_object_set_new(j, "done", json_integer((json_int_t)p->p_done));
-	json_object_set_new(j, "sleep_until",
-	    json_integer((json_int_t)p->p_sleep_until));
+	return json_pack("{s:o, s:I, s:b, s:I, s:I}", "stack", stack,
+	    "step", (json_int_t)p->p_step, "inflight", p->p_inflight != 0,
+	    "done", (json_int_t)p->p_done,
+	    "sleep_until", (json_int_t)p->p_sleep_until);
 }
 
 void
@@ -358,7 +361,6 @@ journal_load(void (*cb)(json_t *, void *), void *arg)
 			    kenv->k_dirfd, bad);
 			continue;
 		}
-		journal_apply_place(j);
 		cb(j, arg);
 		json_decref(j);
 	}

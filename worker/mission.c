@@ -1081,10 +1081,10 @@ static void
 mission_load_one(json_t *j, void *arg)
 {
 	struct mission	*m;
-	json_t		*spec, *stack;
+	json_t		*spec, *stack, *place;
 	json_int_t	 id, step, done, boot, created, started, ended, until;
 	const char	*state, *error = "";
-	int		 inflight, cancel = 0;
+	int		 inflight, cancel = 0, placed = 0;
 	char		 err[256];
 
 	if (json_unpack(j, "{s:I, s:o, s:s, s:o, s:I, s:b, s:I, s:I, s:I, "
@@ -1111,6 +1111,31 @@ mission_load_one(json_t *j, void *arg)
 			kenv->k_next_id = (uint32_t)id + 1;
 		return;
 	}
+	/*
+	 * A running one goes on from the place the last worker noted, if it
+	 * is sound; the file's is where it began running.
+	 */
+	if (strcmp(state, "running") == 0 && (place = journal_place_json(
+	    (uint32_t)id, (uint64_t)created, (uint64_t)boot, (uint32_t)step,
+	    (uint64_t)done)) != NULL) {
+		json_t		*pstack;
+		json_int_t	 pstep, pdone, puntil;
+		int		 pinflight;
+
+		if (json_unpack(place, "{s:o, s:I, s:b, s:I, s:I}", "stack",
+		    &pstack, "step", &pstep, "inflight", &pinflight, "done",
+		    &pdone, "sleep_until", &puntil) == 0 &&
+		    mission_restore_stack(m, pstack) == 0) {
+			placed = 1;
+			step = pstep;
+			inflight = pinflight;
+			done = pdone;
+			until = puntil;
+		} else
+			log_warnx("journal: mission %u: its noted place is "
+			    "malformed: it goes on from its file's", m->m_id);
+		json_decref(place);
+	}
 	m->m_state = state_from(state);
 	m->m_step = (uint32_t)step;
 	m->m_inflight = inflight;
@@ -1123,7 +1148,7 @@ mission_load_one(json_t *j, void *arg)
 	m->m_cancel = cancel;
 	m->m_cancel_to = M_CANCELLED;
 	snprintf(m->m_error, sizeof(m->m_error), "%s", error);
-	if (mission_restore_stack(m, stack) == -1) {
+	if (!placed && mission_restore_stack(m, stack) == -1) {
 		log_warnx("journal: mission %u: position is malformed", m->m_id);
 		m->m_depth = 1;
 		m->m_stack[0].f_i = 0;

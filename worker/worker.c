@@ -236,11 +236,14 @@ main(int argc, char *argv[])
 	sandbox_child_opts(argc, argv, "gpiows-worker", &o);
 	log_init(o.co_foreground, o.co_verbose);
 
-	/* Before the sandbox: the journal, its place store, randomness. */
+	/*
+	 * Before the sandbox: the place store (first, while fd 4 can only be
+	 * the helper's), the journal, randomness.
+	 */
+	journal_store_open(IPC_STORE_FD);
 	if ((k.k_dirfd = open(o.co_root, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)
 		fatal("journal %s", o.co_root);
-	journal_store_open(IPC_STORE_FD);
 	json_object_seed(0);
 	/*
 	 * Sleep steps are timed to the microsecond: epoll's own timeout is in

@@ -132,11 +132,13 @@ int	journal_write(const struct mission *);
 /* journal_place: where a running mission is now (in the place store). */
 void	journal_place(const struct mission *);
 void	journal_place_forget(const struct mission *);
+json_t	*journal_place_json(uint32_t id, uint64_t created, uint64_t boot,
+	    uint32_t step, uint64_t done);
 void	journal_remove(uint32_t id);
 /*
- * journal_load: calls cb for each journalled mission (a JSON object), a
- * running one at the place the store has for it; then forgets the places
- * of missions that cb did not list in k_missions as running.
+ * journal_load: calls cb for each journalled mission (a JSON object); then
+ * forgets the places of missions that cb did not list in k_missions as
+ * running.
  */
 void	journal_load(void (*cb)(json_t *, void *), void *arg);
 
