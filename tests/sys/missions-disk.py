@@ -143,6 +143,40 @@ with Gpiows() as g:
     asyncio.run(damaged())
 
 
+# As many running missions as can be active (64) fill every slot of the
+# store: after the worker's death each goes on from its own place.
+with Gpiows() as g:
+    async def all_slots():
+        c = await Client.connect(g)
+        ids = []
+        for i in range(64):
+            r = await c.request({"op": "mission.start", "mission": {
+                "name": "s%d" % i, "steps": [{"repeat": {"count": 1000000, "steps": [
+                    {"sleep": {"ms": 20}}]}}]}})
+            ids.append(r.get("mission"))
+        await listen(c, 1.5)
+        before = {mid: latest(c, mid) for mid in ids}
+        t.ok(all(m and m["state"] == "running" and m["done"] >= 10 for m in before.values()),
+             "64 missions running, each some steps on")
+        mark = len(c.seen)
+        old = g.children()
+        os.kill(old["worker"], signal.SIGKILL)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: g.wait_children(old={"worker": old["worker"]}))
+        await listen(c, 1.5)
+        first = {}
+        for m in c.seen[mark:]:
+            if m.get("type") == "mission" and m["mission"]["id"] not in first:
+                first[m["mission"]["id"]] = m["mission"]
+        back = sorted(mid for mid in ids if mid not in first or
+                      first[mid]["state"] != "running" or
+                      first[mid]["done"] < before[mid]["done"])
+        t.eq(back, [], "after the worker's death none of the 64 went back or stopped")
+        await c.close()
+
+    asyncio.run(all_slots())
+
+
 # A stopped gpiows writes each running mission's place down.
 g = Gpiows()
 with g:
