@@ -43,6 +43,22 @@ async def listen(c, secs):
         pass
 
 
+async def blinking(c, pin, seen):
+    """A 10 ms blink of pin, once seen toggles of it have come: its id."""
+    r = await c.request({"op": "mission.start", "mission": blink(100000, 10, pin)})
+    mid = r["mission"]
+    await c.wait_for(lambda m: len(toggles(c, mid)) >= seen, 5)
+    return mid
+
+
+async def kill_worker(g):
+    """SIGKILL the worker; back once the helper has started another."""
+    old = g.children()
+    os.kill(old["worker"], signal.SIGKILL)
+    await asyncio.get_running_loop().run_in_executor(
+        None, lambda: g.wait_children(old={"worker": old["worker"]}))
+
+
 def latest(c, mid):
     ms = [m["mission"] for m in c.seen if m.get("type") == "mission" and m["mission"]["id"] == mid]
     return ms[-1] if ms else None
@@ -51,9 +67,7 @@ def latest(c, mid):
 with Gpiows() as g:
     async def steps_and_kill():
         c = await Client.connect(g)
-        r = await c.request({"op": "mission.start", "mission": blink(100000, 10, "led")})
-        mid = r["mission"]
-        await c.wait_for(lambda m: len(toggles(c, mid)) >= 10, 3)
+        mid = await blinking(c, "led", 10)
         (ident, j) = entry(g, mid)
         t.eq(j["state"], "running", "the journal has the mission running")
         n0 = len(toggles(c, mid))
@@ -70,10 +84,7 @@ with Gpiows() as g:
         # The worker dies: the next one goes on from where it was.
         done_before = latest(c, mid)["done"]
         seen = len(toggles(c, mid))
-        old = g.children()
-        os.kill(old["worker"], signal.SIGKILL)
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: g.wait_children(old={"worker": old["worker"]}))
+        await kill_worker(g)
         await c.wait_for(lambda m: len(toggles(c, mid)) >= seen + 5, 3)
         m = re.findall(r"mission %d \(blink\): resumed at step (\d+)" % mid, g.logtext())
         t.ok(m and int(m[-1]) >= seen - 1,
@@ -107,9 +118,7 @@ def store_of(helper_pid):
 with Gpiows() as g:
     async def damaged():
         c = await Client.connect(g)
-        r = await c.request({"op": "mission.start", "mission": blink(100000, 10, "led")})
-        mid = r["mission"]
-        await c.wait_for(lambda m: len(toggles(c, mid)) >= 20, 3)
+        mid = await blinking(c, "led", 20)
         w = g.children()["worker"]
         os.kill(w, signal.SIGSTOP)
         hit = 0
@@ -159,10 +168,7 @@ with Gpiows() as g:
         t.ok(all(m and m["state"] == "running" and m["done"] >= 10 for m in before.values()),
              "64 missions running, each some steps on")
         mark = len(c.seen)
-        old = g.children()
-        os.kill(old["worker"], signal.SIGKILL)
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: g.wait_children(old={"worker": old["worker"]}))
+        await kill_worker(g)
         await listen(c, 1.5)
         first = {}
         for m in c.seen[mark:]:
@@ -182,9 +188,7 @@ g = Gpiows()
 with g:
     async def run_then_stop():
         c = await Client.connect(g)
-        r = await c.request({"op": "mission.start", "mission": blink(100000, 10, "relay")})
-        mid = r["mission"]
-        await c.wait_for(lambda m: len(toggles(c, mid)) >= 40, 5)
+        mid = await blinking(c, "relay", 40)
         await c.close()
         return mid, len(toggles(c, mid))
 
